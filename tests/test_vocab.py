@@ -1,0 +1,149 @@
+"""ConditionVocabulary: validation, camera/ISO parsing and the condition encodings (reference §1.2)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+import torch
+
+from nmflowgan_aug.vocab import OFFICIAL_VOCABULARY, SIDD_VOCABULARY, ConditionVocabulary
+
+OFF = OFFICIAL_VOCABULARY
+
+
+# ---------------------------------------------------------------------------- construction
+def test_official_vocabulary():
+    assert OFF.cameras == ("IP", "GP", "S6", "N6", "G4")  # codes 0..4 as in prep.py
+    assert OFF.isos == (100, 400, 800, 1600, 3200)
+    assert OFF.iso_encoding == "onehot"
+    assert (OFF.num_cameras, OFF.num_isos, OFF.meta_features, OFF.table_rows) == (5, 5, 10, 25)
+
+
+def test_sidd_vocabulary_uses_log_iso():
+    assert SIDD_VOCABULARY.cameras == OFF.cameras
+    assert SIDD_VOCABULARY.iso_encoding == "log"
+    assert {50, 100, 3200, 10000} <= set(SIDD_VOCABULARY.isos)
+    assert SIDD_VOCABULARY.meta_features == 1 + 5
+    assert SIDD_VOCABULARY.table_rows == SIDD_VOCABULARY.meta_features
+
+
+@pytest.mark.parametrize(
+    "cameras, isos, encoding, match",
+    [
+        ((), (100,), "onehot", "cameras"),
+        (("A", "A"), (100,), "onehot", "cameras"),
+        (("A",), (), "onehot", "isos"),
+        (("A",), (400, 100), "onehot", "isos"),
+        (("A",), (100, 100), "onehot", "isos"),
+        (("A",), (0, 100), "onehot", "isos"),
+        (("A",), (-100,), "onehot", "isos"),
+        (("A",), (100,), "linear", "iso_encoding"),
+    ],
+)
+def test_invalid_vocabularies_raise(cameras, isos, encoding, match):
+    with pytest.raises(ValueError, match=match):
+        ConditionVocabulary(cameras, isos, encoding)
+
+
+def test_vocabulary_normalises_types_and_round_trips_to_dict():
+    v = ConditionVocabulary(["A", "B"], [100.0, 200], "log")
+    assert v.cameras == ("A", "B") and v.isos == (100, 200)
+    assert all(isinstance(i, int) for i in v.isos)
+    d = v.to_dict()
+    assert d == {"cameras": ["A", "B"], "isos": [100, 200], "iso_encoding": "log"}
+    assert ConditionVocabulary(**d) == v
+
+
+# ---------------------------------------------------------------------------- parsing
+def test_camera_codes_accepts_names_codes_sequences_and_tensors():
+    expected = torch.tensor([1, 1, 1])
+    for camera in ("GP", 1, ["GP", "GP", "GP"], [1, "GP", 1], torch.tensor([1, 1, 1]), torch.tensor(1)):
+        codes = OFF.camera_codes(camera, 3)
+        assert codes.dtype == torch.long and torch.equal(codes, expected), camera
+    assert OFF.camera_codes(["IP", "GP", "S6", "N6", "G4"], 5).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_unknown_camera_lists_supported_names():
+    with pytest.raises(ValueError, match=re.escape("['IP', 'GP', 'S6', 'N6', 'G4']")) as e:
+        OFF.camera_codes("XX", 2)
+    assert "XX" in str(e.value)
+
+
+@pytest.mark.parametrize("code", [7, 5, -1])
+def test_camera_code_out_of_range_lists_supported_codes(code):
+    with pytest.raises(ValueError, match="supported codes") as e:
+        OFF.camera_codes(code, 1)
+    assert str(code) in str(e.value) and "'G4'" in str(e.value)
+
+
+@pytest.mark.parametrize("camera", [1.5, True, None])
+def test_camera_of_wrong_type_raises_type_error(camera):
+    with pytest.raises(TypeError):
+        OFF.camera_codes([camera], 1)
+
+
+def test_iso_values_accepts_int_float_sequences_and_tensors():
+    for iso in (800, 800.0, [800, 800], torch.tensor([800, 800]), torch.tensor(800), torch.tensor([800.0, 800.0])):
+        vals = OFF.iso_values(iso, 2)
+        assert vals.dtype == torch.long and vals.tolist() == [800, 800], iso
+
+
+@pytest.mark.parametrize("iso", [200, 801, 0, 800.5, "800", True])
+def test_unsupported_iso_lists_supported_values(iso):
+    with pytest.raises(ValueError, match=re.escape("[100, 400, 800, 1600, 3200]")):
+        OFF.iso_values(iso, 1)
+
+
+def test_wrong_length_and_rank():
+    with pytest.raises(ValueError, match="got 1 camera values for a batch of 2"):
+        OFF.camera_codes(["IP"], 2)
+    with pytest.raises(ValueError, match="got 3 iso values for a batch of 2"):
+        OFF.iso_values([100, 400, 800], 2)
+    with pytest.raises(ValueError, match="1-D"):
+        OFF.iso_values(torch.full((2, 1), 100), 2)
+    with pytest.raises(ValueError, match="batch of 2"):
+        OFF.camera_codes(torch.tensor([0, 1, 2]), 2)
+
+
+def test_iso_index():
+    assert OFF.iso_index(torch.tensor([100, 400, 800, 1600, 3200])).tolist() == [0, 1, 2, 3, 4]
+
+
+# ---------------------------------------------------------------------------- encoding
+def test_onehot_encoding_order_and_table_row():
+    """Official: meta = [onehot(iso) ‖ onehot(camera)], CL2 row = iso_index·5 + camera."""
+    cams = OFF.camera_codes(["IP", "N6", "G4", "GP"], 4)
+    isos = OFF.iso_values([100, 1600, 3200, 400], 4)
+    meta, row = OFF.encode(cams, isos)
+    assert meta.dtype == torch.float32 and meta.shape == (4, 10)
+    expected = torch.zeros(4, 10)
+    for b, (iso_idx, cam) in enumerate([(0, 0), (3, 3), (4, 4), (1, 1)]):
+        expected[b, iso_idx] = 1
+        expected[b, 5 + cam] = 1
+    assert torch.equal(meta, expected)
+    assert row.dtype == torch.long and row.tolist() == [0, 3 * 5 + 3, 4 * 5 + 4, 1 * 5 + 1]
+
+
+def test_onehot_rows_are_a_bijection_for_non_square_vocabularies():
+    v = ConditionVocabulary(("A", "B"), (100, 200, 400))
+    cams = torch.tensor([c for _ in range(3) for c in range(2)])
+    isos = torch.tensor([i for i in (100, 200, 400) for _ in range(2)])
+    _, row = v.encode(cams, isos)
+    assert row.tolist() == list(range(v.table_rows)) == [0, 1, 2, 3, 4, 5]
+
+
+def test_log_encoding_hand_values():
+    """t = log2(ISO/100)/7: ISO 100 → 0, 12800 → 1, 50 → −1/7, 800 → 3/7, 10000 → log2(100)/7."""
+    v = SIDD_VOCABULARY
+    isos = [50, 100, 800, 3200, 10000]
+    cams = ["IP", "GP", "S6", "N6", "G4"]
+    meta, row = v.encode(v.camera_codes(cams, 5), v.iso_values(isos, 5))
+    assert row is None
+    assert meta.shape == (5, 6) and meta.dtype == torch.float32
+    expected_t = torch.tensor([-1 / 7, 0.0, 3 / 7, 5 / 7, math.log2(100) / 7])
+    torch.testing.assert_close(meta[:, 0], expected_t)
+    assert torch.equal(meta[:, 1:], torch.eye(5))
+    big = ConditionVocabulary(("A",), (12800,), "log").encode(torch.tensor([0]), torch.tensor([12800]))[0]
+    torch.testing.assert_close(big, torch.tensor([[1.0, 1.0]]))
