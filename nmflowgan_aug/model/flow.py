@@ -1,0 +1,84 @@
+"""The pixel-wise conditional noise flow of NM-FlowGAN (arXiv 2312.10112, §3.2; reference §1).
+
+Layers in forward (noisy → latent) order: UD, then NE | SAL | SDL | CL2 | SAL | SDL | CL2; base
+distribution N(0, I). The state-dict names (``pre_bijectors.0``, ``bijectors.1`` …) follow the
+official checkpoint layout (reference §3.2) so that ``NMFlowGAN_NoiseModeler.pth`` loads directly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .flow_layers import (
+    ConditionalLinearTable,
+    FlowCondition,
+    NoiseExtraction,
+    SignalDependentLinear,
+    StructureAwareLinear,
+    UniformDequantization,
+)
+
+__all__ = ["NoiseFlow", "standard_normal_log_prob"]
+
+
+def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
+    """``Σ log N(z; 0, 1)`` over all but the batch dimension, in nats, shape ``(B,)``."""
+    return (-0.5 * (z**2 + math.log(2 * math.pi))).flatten(1).sum(1)
+
+
+class NoiseFlow(nn.Module):
+    """Conditional flow ``noisy ↔ z`` given the clean image, camera and ISO.
+
+    Args:
+        meta_features: length of the condition vector (``ConditionVocabulary.meta_features``).
+        table_rows: rows of each CL2 table (``ConditionVocabulary.table_rows``).
+        num_bits: bit depth of the images (8 for sRGB PNGs).
+        features: width of the SAL/SDL convolutional subnetworks (official: 16).
+    """
+
+    def __init__(self, meta_features: int, table_rows: int, num_bits: int = 8, features: int = 16) -> None:
+        super().__init__()
+        self.pre_bijectors = nn.ModuleList([UniformDequantization(num_bits)])
+        layers: list[nn.Module] = [NoiseExtraction()]
+        for _ in range(2):
+            layers += [
+                StructureAwareLinear(meta_features, features),
+                SignalDependentLinear(meta_features, features),
+                ConditionalLinearTable(table_rows),
+            ]
+        self.bijectors = nn.ModuleList(layers)
+
+    @property
+    def dequantize(self) -> UniformDequantization:
+        return self.pre_bijectors[0]
+
+    def forward(
+        self, noisy_levels: torch.Tensor, cond: FlowCondition, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Map integer noisy levels ``(B, 3, H, W)`` (values 0..2**num_bits − 1) to ``z``.
+
+        Returns:
+            ``z`` of the same shape and the total log-det ``(B,)`` including the dequantization term.
+        """
+        x, log_det = self.dequantize(noisy_levels, generator)
+        for layer in self.bijectors:
+            x, ld = layer(x, cond)
+            log_det = log_det + ld
+        return x, log_det
+
+    def log_prob(
+        self, noisy_levels: torch.Tensor, cond: FlowCondition, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Log-likelihood of the 8-bit noisy image in nats per image, shape ``(B,)`` (reference §1.6)."""
+        z, log_det = self(noisy_levels, cond, generator)
+        return standard_normal_log_prob(z) + log_det
+
+    def inverse(self, z: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
+        """Map latents ``z`` to integer noisy levels (float tensor, values 0..2**num_bits − 1)."""
+        x = z
+        for layer in reversed(self.bijectors):
+            x = layer.inverse(x, cond)
+        return self.dequantize.inverse(x)

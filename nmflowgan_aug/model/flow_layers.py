@@ -1,0 +1,266 @@
+"""Bijective layers of the NM-FlowGAN pixel-wise noise flow (Han & Yu, arXiv 2312.10112, §3.2).
+
+Convention (stated once, for every layer here): ``forward(x, cond)`` maps the data side towards the
+latent side and returns ``(y, log_det)`` with ``log_det = log |det ∂y/∂x|`` summed per sample, shape
+``(B,)``; ``inverse(y, cond)`` maps back and returns ``x`` only. All tensors are ``(B, 3, H, W)``.
+
+Every learnable layer is an elementwise affine map ``y = exp(s(c)) · x + b(c)`` whose scale and shift
+depend only on the condition ``c`` (dequantized clean image, camera, ISO), never on ``x``. The whole
+flow is therefore a heteroscedastic diagonal Gaussian on the noise (reference §1.5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+__all__ = [
+    "ConditionalLinearTable",
+    "FlowCondition",
+    "MetaEncoder",
+    "NoiseExtraction",
+    "PointwiseNet",
+    "SignalDependentLinear",
+    "StructureAwareLinear",
+    "StructureEncoder",
+    "UniformDequantization",
+]
+
+
+@dataclass
+class FlowCondition:
+    """What every conditional layer sees.
+
+    Attributes:
+        clean: dequantized clean image ``(clean_uint8 + u) / 2**num_bits``, ``(B, 3, H, W)``.
+        meta: condition vector ``(B, F)`` from :meth:`ConditionVocabulary.encode`.
+        table_row: CL2 table row ``(B,)`` (one-hot ISO vocabularies) or ``None`` (log-ISO encoding).
+    """
+
+    clean: torch.Tensor
+    meta: torch.Tensor
+    table_row: torch.Tensor | None
+
+
+def _affine_forward(x: torch.Tensor, log_s: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``y = exp(log_s)·x + b``; log-det = Σ log_s over (C, H, W), broadcast to the batch."""
+    log_det = log_s.expand_as(x).flatten(1).sum(1)
+    return x * torch.exp(log_s) + b, log_det
+
+
+def _affine_inverse(y: torch.Tensor, log_s: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``x = (y − b)·exp(−log_s)``."""
+    return (y - b) * torch.exp(-log_s)
+
+
+class UniformDequantization(nn.Module):
+    """UD: ``x = (x_int + u) / 2**num_bits`` with ``u ~ U[0, 1)`` per element.
+
+    Forward takes integer levels (float tensor of values 0..2**num_bits − 1) and returns values in
+    [0, 1) with the constant log-det ``−num_bits·ln2`` per dimension (the discrete-likelihood
+    convention of Flow-sRGB / Noise2NoiseFlow). Inverse is ``clamp(floor(2**num_bits · x), 0, 2**num_bits − 1)``.
+    """
+
+    def __init__(self, num_bits: int = 8) -> None:
+        super().__init__()
+        self.num_bits = num_bits
+        # Mirrors the official state-dict key ``pre_bijectors.0.ldj_per_dim`` (reference §3.2).
+        self.register_buffer("ldj_per_dim", torch.tensor(-num_bits * math.log(2.0)))
+
+    @property
+    def levels(self) -> int:
+        return 2**self.num_bits
+
+    def forward(self, x_int: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        u = torch.rand(x_int.shape, generator=generator, device=x_int.device, dtype=x_int.dtype)
+        # From num_bits in double precision, not from the float32 buffer (exact in float64 models too).
+        log_det = x_int.new_full((x_int.shape[0],), -self.num_bits * math.log(2.0) * x_int[0].numel())
+        return (x_int + u) / self.levels, log_det
+
+    def inverse(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.floor(x * self.levels).clamp(0, self.levels - 1)
+
+
+class NoiseExtraction(nn.Module):
+    """NE: ``n = x_noisy − clean`` (log-det 0); inverse adds the clean image back."""
+
+    def forward(self, x: torch.Tensor, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        return x - cond.clean, x.new_zeros(x.shape[0])
+
+    def inverse(self, n: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
+        return n + cond.clean
+
+
+class _ResidualBlock(nn.Module):
+    """Pre-activation block ``x + L2(ReLU(BN(L1(ReLU(BN(x))))))``, last layer initialised near zero."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.batch_norm_layers = nn.ModuleList([nn.BatchNorm1d(features, eps=1e-3) for _ in range(2)])
+        self.linear_layers = nn.ModuleList([nn.Linear(features, features) for _ in range(2)])
+        nn.init.uniform_(self.linear_layers[1].weight, -1e-3, 1e-3)
+        nn.init.uniform_(self.linear_layers[1].bias, -1e-3, 1e-3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for bn, linear in zip(self.batch_norm_layers, self.linear_layers):
+            h = linear(torch.relu(bn(h)))
+        return x + h
+
+
+class MetaEncoder(nn.Module):
+    """Camera/ISO embedding MLP: ``Linear(F→5)``, three residual blocks of width 5, ``Linear(5→out)``.
+
+    Args:
+        in_features: length F of the condition vector (10 for the official vocabulary).
+        out_features: 6 in SAL (log-scale and bias per channel), 3 in SDL.
+        hidden: hidden width (official: 5).
+
+    Note:
+        Contains BatchNorm1d, as the official model does: in train mode the statistics come from the batch
+        (a batch of one raises), in eval mode the running statistics are used.
+    """
+
+    def __init__(self, in_features: int, out_features: int, hidden: int = 5, blocks: int = 3) -> None:
+        super().__init__()
+        self.initial_layer = nn.Linear(in_features, hidden)
+        self.blocks = nn.ModuleList([_ResidualBlock(hidden) for _ in range(blocks)])
+        self.final_layer = nn.Linear(hidden, out_features)
+
+    def forward(self, meta: torch.Tensor) -> torch.Tensor:
+        h = self.initial_layer(meta)
+        for block in self.blocks:
+            h = block(h)
+        return self.final_layer(h)
+
+
+class StructureEncoder(nn.Module):
+    """SAL's image encoder, receptive field 9×9: ``Conv1×1 → ReLU → 4×[Conv3×3 → ReLU] → Conv1×1 → Tanh``.
+
+    Input ``(B, 3, H, W)`` dequantized clean image in [0, 1]; output ``(B, 6, H, W)`` in [−1, 1].
+    """
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 6, features: int = 16) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, features, 1), nn.ReLU()]
+        for _ in range(4):
+            layers += [nn.Conv2d(features, features, 3, padding=1), nn.ReLU()]
+        layers += [nn.Conv2d(features, out_channels, 1), nn.Tanh()]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class PointwiseNet(nn.Module):
+    """SDL's per-pixel network (all 1×1 convs), ``(B, 6, H, W) → (B, 6, H, W)`` in [−1, 1].
+
+    ``Conv(6→f)``, then ``[Conv → InstanceNorm(affine) → LeakyReLU(0.2)]`` with widths f→2f→2f→f,
+    then ``Conv(f→6) → Tanh``. The instance-norm statistics are taken over the whole input tensor, so
+    the output for a pixel depends on the tile it is computed in (reference §1.4).
+    """
+
+    def __init__(self, in_channels: int = 6, out_channels: int = 6, features: int = 16) -> None:
+        super().__init__()
+
+        def stage(cin: int, cout: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(cin, cout, 1), nn.InstanceNorm2d(cout, affine=True), nn.LeakyReLU(0.2))
+
+        f = features
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, f, 1),
+            stage(f, 2 * f),
+            stage(2 * f, 2 * f),
+            stage(2 * f, f),
+            nn.Conv2d(f, out_channels, 1),
+            nn.Tanh(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class StructureAwareLinear(nn.Module):
+    """SAL: ``y = exp(log_s)·x + b`` with ``[log_s ‖ b] = StructureEncoder(clean) ⊙ MetaEncoder(meta)``.
+
+    The camera/ISO embedding ``(B, 6, 1, 1)`` sets the amplitude of a clean-image-dependent map.
+    """
+
+    def __init__(self, meta_features: int, features: int = 16) -> None:
+        super().__init__()
+        self.meta_encoder = MetaEncoder(meta_features, 6)
+        self.structure_encoder = StructureEncoder(3, 6, features)
+
+    def _params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        e = self.structure_encoder(cond.clean) * self.meta_encoder(cond.meta)[:, :, None, None]
+        return e[:, :3], e[:, 3:]
+
+    def forward(self, x: torch.Tensor, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        return _affine_forward(x, *self._params(cond))
+
+    def inverse(self, y: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
+        return _affine_inverse(y, *self._params(cond))
+
+
+class SignalDependentLinear(nn.Module):
+    """SDL: ``[log_s ‖ b] = PointwiseNet([MetaEncoder(meta) broadcast ‖ clean])``, then the affine map.
+
+    The embedding comes first and the clean image second, as in the official layer, so that the input
+    columns of ``scale_and_bias.body.0.weight`` in an official checkpoint act on the right channels.
+
+    Note (reference §1.4): because the embedding is spatially constant and the first instance norm
+    removes any spatially constant term, this layer is in effect independent of camera/ISO and of a
+    global affine change of the patch brightness. It is kept as in the official model so that official
+    checkpoints load.
+    """
+
+    def __init__(self, meta_features: int, features: int = 16) -> None:
+        super().__init__()
+        self.meta_encoder = MetaEncoder(meta_features, 3)
+        self.scale_and_bias = PointwiseNet(6, 6, features)
+
+    def _params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        m = self.meta_encoder(cond.meta)[:, :, None, None].expand(-1, -1, *cond.clean.shape[2:])
+        out = self.scale_and_bias(torch.cat([m, cond.clean], dim=1))
+        return out[:, :3], out[:, 3:]
+
+    def forward(self, x: torch.Tensor, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        return _affine_forward(x, *self._params(cond))
+
+    def inverse(self, y: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
+        return _affine_inverse(y, *self._params(cond))
+
+
+class ConditionalLinearTable(nn.Module):
+    """CL2: per-channel gain and offset per condition, ``y = exp(s)·x + b``.
+
+    With a one-hot ISO vocabulary (official), ``s = log_scale[row]`` and ``b = bias[row]`` with
+    ``row = iso_index·num_cameras + camera`` (a 25×3 table for the official vocabulary). With the
+    log-ISO encoding, ``[s, b]`` are linear in the condition vector ``[t ‖ onehot(camera)]``: a gain per
+    camera plus a log-ISO slope shared by all cameras, so ISO levels without training data are
+    interpolated instead of left at their initial value. Both tables start at zero (identity map).
+
+    Args:
+        rows: number of table rows, ``ConditionVocabulary.table_rows``.
+    """
+
+    def __init__(self, rows: int, channels: int = 3) -> None:
+        super().__init__()
+        self.log_scale = nn.Parameter(torch.zeros(rows, channels))
+        self.bias = nn.Parameter(torch.zeros(rows, channels))
+
+    def _params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        if cond.table_row is not None:
+            s, b = self.log_scale[cond.table_row], self.bias[cond.table_row]
+        else:
+            s, b = cond.meta @ self.log_scale, cond.meta @ self.bias
+        return s[:, :, None, None], b[:, :, None, None]
+
+    def forward(self, x: torch.Tensor, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        return _affine_forward(x, *self._params(cond))
+
+    def inverse(self, y: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
+        return _affine_inverse(y, *self._params(cond))

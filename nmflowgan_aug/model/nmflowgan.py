@@ -1,0 +1,351 @@
+"""NM-FlowGAN: clean sRGB image + camera + ISO → realistic noisy sRGB image (Han & Yu, arXiv 2312.10112).
+
+Pixel-wise noise comes from a conditional normalizing flow (:class:`NoiseFlow`); spatial correlation is
+added by a residual U-Net trained adversarially (:class:`UNet`). Public images are float sRGB in
+[0, 1], shape ``(B, 3, H, W)``; internally the official convention is kept: 8-bit levels, scaled by
+1/256 inside the flow and the U-Net (reference §4).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .._checks import check_same_shape, check_srgb_batch
+from .._io import atomic_write
+from ..vocab import OFFICIAL_VOCABULARY, CameraLike, ConditionVocabulary, IsoLike
+from .flow import NoiseFlow
+from .flow_layers import FlowCondition
+from .unet import UNet
+
+__all__ = ["NMFlowGAN", "NMFlowGANConfig"]
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+@dataclass
+class NMFlowGANConfig:
+    """Architecture and vocabulary of a noise model; saved as ``config.json`` beside the weights.
+
+    Attributes:
+        cameras: camera names in code order (official: IP, GP, S6, N6, G4).
+        isos: supported ISO values.
+        iso_encoding: ``"onehot"`` (official) or ``"log"`` (continuous log-ISO, see :mod:`nmflowgan_aug.vocab`).
+        num_bits: image bit depth (8).
+        flow_features: width of the SAL/SDL subnetworks (official 16).
+        unet_depth: U-Net levels (official 5).
+        unet_width: U-Net first-level width (official 64).
+    """
+
+    cameras: tuple[str, ...] = OFFICIAL_VOCABULARY.cameras
+    isos: tuple[int, ...] = OFFICIAL_VOCABULARY.isos
+    iso_encoding: str = "onehot"
+    num_bits: int = 8
+    flow_features: int = 16
+    unet_depth: int = 5
+    unet_width: int = 64
+
+    @property
+    def vocabulary(self) -> ConditionVocabulary:
+        return ConditionVocabulary(self.cameras, self.isos, self.iso_encoding)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> NMFlowGANConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown model config keys {unknown}; allowed: {sorted(known)}")
+        d = dict(d)
+        for key in ("cameras", "isos"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+
+class NMFlowGAN(nn.Module):
+    """The NM-FlowGAN noise generator (flow + spatial-correlation U-Net).
+
+    Example:
+        >>> model = NMFlowGAN().eval()
+        >>> clean = torch.rand(2, 3, 64, 64)
+        >>> noisy = model.sample(clean, camera="GP", iso=800, generator=torch.Generator().manual_seed(0))
+        >>> noisy.shape
+        torch.Size([2, 3, 64, 64])
+    """
+
+    def __init__(self, config: NMFlowGANConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or NMFlowGANConfig()
+        self.vocabulary = self.config.vocabulary
+        v = self.vocabulary
+        self.flow = NoiseFlow(v.meta_features, v.table_rows, self.config.num_bits, self.config.flow_features)
+        self.unet = UNet(3, self.config.unet_depth, self.config.unet_width)
+        #: Provenance and metrics recorded with saved weights (``config.json`` ``metadata``).
+        self.metadata: dict = {}
+
+    # ------------------------------------------------------------------ conditions
+    @property
+    def levels(self) -> int:
+        """Internal scale: 2**num_bits (256)."""
+        return 2**self.config.num_bits
+
+    @property
+    def max_level(self) -> int:
+        """Largest 8-bit level (255): public images are ``levels / max_level``."""
+        return self.levels - 1
+
+    def encode_conditions(
+        self, camera: CameraLike, iso: IsoLike, batch: int, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Validate camera/ISO and return ``(camera_codes, iso_values)``, LongTensors ``(B,)``.
+
+        Raises:
+            ValueError: a camera or ISO outside this model's vocabulary (the message lists the supported
+                values), or a per-sample sequence whose length is not B.
+        """
+        return self.vocabulary.camera_codes(camera, batch, device), self.vocabulary.iso_values(iso, batch, device)
+
+    def condition(
+        self,
+        clean_levels: torch.Tensor,
+        camera_codes: torch.Tensor,
+        iso_values: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> FlowCondition:
+        """Dequantize the clean image (its log-det is discarded, as in the official code) and encode c."""
+        clean_deq, _ = self.flow.dequantize(clean_levels, generator)
+        meta, row = self.vocabulary.encode(camera_codes, iso_values)
+        return FlowCondition(clean_deq, meta.to(clean_deq.dtype), row)
+
+    def _to_levels(self, image: torch.Tensor) -> torch.Tensor:
+        dtype = next(self.parameters()).dtype
+        return torch.round(image.to(dtype) * self.max_level)
+
+    # ------------------------------------------------------------------ likelihood
+    def log_prob(
+        self,
+        noisy: torch.Tensor,
+        clean: torch.Tensor,
+        camera: CameraLike,
+        iso: IsoLike,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Log-likelihood of the 8-bit noisy image under the pixel-wise flow, in nats per image.
+
+        Both images are rounded to 8-bit levels and dequantized with ``U[0, 1)`` noise (drawn from
+        ``generator``), so the value is a single-sample estimate of the discrete log-likelihood
+        (reference §1.6). Bits per dimension: ``-log_prob / (3·H·W·ln 2)``; see :meth:`nll_bits_per_dim`.
+
+        Args:
+            noisy, clean: sRGB in [0, 1], ``(B, 3, H, W)``, same shape.
+            camera, iso: see :meth:`sample`.
+
+        Returns:
+            ``(B,)`` tensor, nats.
+
+        Raises:
+            ValueError, TypeError: bad shapes, dtypes, ranges, NaN, unknown camera or unsupported ISO.
+        """
+        check_srgb_batch(noisy, "noisy")
+        check_srgb_batch(clean, "clean")
+        check_same_shape(noisy, clean)
+        cams, isos = self.encode_conditions(camera, iso, clean.shape[0], clean.device)
+        return self.log_prob_levels(self._to_levels(noisy), self._to_levels(clean), cams, isos, generator)
+
+    def log_prob_levels(
+        self,
+        noisy_levels: torch.Tensor,
+        clean_levels: torch.Tensor,
+        camera_codes: torch.Tensor,
+        iso_values: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """:meth:`log_prob` on validated 8-bit levels (float tensors of integers 0..255); used in training."""
+        cond = self.condition(clean_levels, camera_codes, iso_values, generator)
+        return self.flow.log_prob(noisy_levels, cond, generator)
+
+    def nll_bits_per_dim(
+        self, noisy: torch.Tensor, clean: torch.Tensor, camera: CameraLike, iso: IsoLike, *, generator=None
+    ) -> torch.Tensor:
+        """Negative log-likelihood in bits per dimension, ``(B,)``: ``-log_prob / (3·H·W·ln 2)``."""
+        return -self.log_prob(noisy, clean, camera, iso, generator=generator) / (noisy[0].numel() * math.log(2.0))
+
+    # ------------------------------------------------------------------ sampling
+    def sample_pixelwise_levels(
+        self,
+        clean_levels: torch.Tensor,
+        camera_codes: torch.Tensor,
+        iso_values: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Flow-only noisy image in 8-bit levels (integers 0..255 as float), ``(B, 3, H, W)``."""
+        cond = self.condition(clean_levels, camera_codes, iso_values, generator)
+        z = torch.randn(clean_levels.shape, generator=generator, device=clean_levels.device, dtype=clean_levels.dtype)
+        return self.flow.inverse(z, cond)
+
+    def add_spatial_correlation(self, noise_levels: torch.Tensor) -> torch.Tensor:
+        """Apply the U-Net to a noise map in 8-bit levels, any H and W.
+
+        The map is padded (reflect, or replicate when the image is smaller than the pad) to a multiple
+        of ``2**(depth−1)`` and cropped back, so the output has the input's shape.
+        """
+        h, w = noise_levels.shape[-2:]
+        m = self.unet.multiple
+        ph, pw = (-h) % m, (-w) % m
+        x = noise_levels / self.levels
+        if ph or pw:
+            mode = "reflect" if ph < h and pw < w else "replicate"
+            x = nn.functional.pad(x, (0, pw, 0, ph), mode=mode)
+        return self.unet(x)[..., :h, :w] * self.levels
+
+    def synthesize_levels(
+        self,
+        clean: torch.Tensor,
+        camera_codes: torch.Tensor,
+        iso_values: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Noisy image in (unrounded) 8-bit levels, clipped to [0, 255]; gradients reach the U-Net only.
+
+        The flow sample is drawn without gradient, as in the official generator, so the adversarial
+        loss trains the U-Net and the likelihood trains the flow (reference §2.4).
+
+        Args:
+            clean: validated sRGB in [0, 1] (any float dtype), ``(B, 3, H, W)``.
+        """
+        clean_scaled = clean.to(next(self.parameters()).dtype) * self.max_level
+        clean_levels = torch.round(clean_scaled)
+        device_type = clean.device.type
+        with torch.no_grad(), torch.autocast(device_type, enabled=False):
+            noisy_flow = self.sample_pixelwise_levels(clean_levels, camera_codes, iso_values, generator)
+        noise = self.add_spatial_correlation(noisy_flow - clean_levels).to(clean_scaled.dtype)
+        # Clip to [0, 255] (the official code clips to 256, an off-by-one; reference §2.2).
+        return (clean_scaled + noise).clamp(0, self.max_level)
+
+    @torch.inference_mode()
+    def sample(
+        self,
+        clean: torch.Tensor,
+        camera: CameraLike,
+        iso: IsoLike,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Synthesize realistic camera noise on clean sRGB images.
+
+        Runs in eval mode (the module's mode is restored afterwards) under ``torch.inference_mode()``.
+        Works on CPU and CUDA and under bf16/fp16 autocast on CUDA (the flow itself always runs in
+        float32).
+
+        Args:
+            clean: clean sRGB images in [0, 1], float, ``(B, 3, H, W)``, any H and W.
+            camera: camera name (``"GP"``), code (``1``), a sequence of B names/codes or a LongTensor ``(B,)``.
+            iso: ISO value (``800``), a sequence of B values or a tensor ``(B,)``; must be in the vocabulary.
+            generator: optional ``torch.Generator`` on ``clean.device``; seeded runs reproduce exactly.
+
+        Returns:
+            Noisy sRGB in [0, 1], same shape, dtype and device as ``clean`` (not re-quantized to 8 bits).
+
+        Raises:
+            TypeError: non-float input.
+            ValueError: wrong shape or channel count, values outside [0, 1], NaN, unknown camera,
+                unsupported ISO, or per-sample metadata of the wrong length.
+        """
+        check_srgb_batch(clean, "clean")
+        cams, isos = self.encode_conditions(camera, iso, clean.shape[0], clean.device)
+        was_training = self.training
+        self.eval()
+        try:
+            levels = self.synthesize_levels(clean, cams, isos, generator)
+        finally:
+            self.train(was_training)
+        return (levels / self.max_level).to(clean.dtype)
+
+    # ------------------------------------------------------------------ persistence
+    def save_pretrained(self, directory: str | os.PathLike, metadata: dict | None = None, overwrite: bool = False) -> Path:
+        """Write ``model.safetensors`` and ``config.json`` (architecture, vocabulary and ``metadata``
+        such as training data and metrics) to ``directory``.
+
+        Files are written to temporary names and renamed, so an interrupted save never leaves a
+        half-written model.
+
+        Raises:
+            FileExistsError: the directory already holds a saved model and ``overwrite`` is False.
+        """
+        from safetensors.torch import save_file
+
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        targets = [out / WEIGHTS_FILE, out / CONFIG_FILE]
+        if not overwrite and any(t.exists() for t in targets):
+            raise FileExistsError(f"{out} already holds a saved model; pass overwrite=True to replace it")
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        doc = {"architecture": "NMFlowGAN", "config": asdict(self.config), "metadata": metadata or {}}
+        atomic_write(targets[0], lambda p: save_file(state, str(p)))
+        atomic_write(targets[1], lambda p: Path(p).write_text(json.dumps(doc, indent=2) + "\n"))
+        return out
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike, map_location: str | torch.device = "cpu") -> NMFlowGAN:
+        """Load a model saved by :meth:`save_pretrained`, or a shipped one by name (see ``list_pretrained()``).
+
+        Raises:
+            FileNotFoundError: neither a folder with ``model.safetensors`` + ``config.json`` nor a known name.
+            ValueError: corrupt or mismatching files (the error names the file), or a checksum mismatch
+                for shipped weights.
+        """
+        from safetensors.torch import load_file
+
+        from ..pretrained import resolve_pretrained
+
+        folder = resolve_pretrained(name_or_path)
+        try:
+            doc = json.loads((folder / CONFIG_FILE).read_text())
+            config = NMFlowGANConfig.from_dict(doc["config"])
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise ValueError(f"corrupt model config {folder / CONFIG_FILE}: {e}") from e
+        model = cls(config)
+        try:
+            state = load_file(str(folder / WEIGHTS_FILE), device=str(map_location))
+        except Exception as e:  # safetensors raises its own error types for truncated/corrupt files
+            raise ValueError(f"corrupt weights file {folder / WEIGHTS_FILE}: {e}") from e
+        model.load_state_dict(state)
+        model.metadata = doc.get("metadata", {})
+        return model.to(map_location).eval()
+
+    @classmethod
+    def from_official_checkpoint(cls, path: str | os.PathLike) -> NMFlowGAN:
+        """Load the official ``NMFlowGAN_NoiseModeler.pth`` (generator weights; reference §3.2).
+
+        The official vocabulary (IP, GP, S6, N6, G4; ISO 100…3200), depth-5 width-64 U-Net.
+
+        Raises:
+            FileNotFoundError: missing file.
+            ValueError: a file that is not an NM-FlowGAN generator checkpoint (the message lists the
+                keys that were missing or unexpected).
+        """
+        from .official import convert_official_state_dict, read_official_checkpoint
+
+        model = cls(NMFlowGANConfig())
+        state = convert_official_state_dict(read_official_checkpoint(path))
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as e:  # tensors of the wrong shape (strict=False still checks shapes)
+            raise ValueError(f"{path} does not match the official NM-FlowGAN generator layout: {e}") from e
+        if missing or unexpected:
+            raise ValueError(
+                f"{path} does not match the official NM-FlowGAN generator layout: "
+                f"missing keys {missing[:8]}{'…' if len(missing) > 8 else ''}, "
+                f"unexpected keys {unexpected[:8]}{'…' if len(unexpected) > 8 else ''}"
+            )
+        return model.eval()
+
+
