@@ -1,0 +1,61 @@
+"""Command line of ``train_noise_model.py`` (also the ``nmflowgan-train`` console script)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from .config import load_config
+from .run import run_training
+
+__all__ = ["main"]
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="train_noise_model.py",
+        description="Train an NM-FlowGAN sRGB noise model (flow NLL + WGAN-GP U-Net). "
+        "Writes <output-dir>/<name>/ with model/ (safetensors + config.json), config.yaml, metrics.json, "
+        "samples.png, conditions.png and checkpoints/last.pt.",
+    )
+    p.add_argument("--config", type=Path, default=None,
+                   help="YAML config (default: configs/quickstart.yaml, the embedded simulated-camera data)")
+    p.add_argument("--data", default=None,
+                   help="training data: a SIDD-Medium/Small folder, a folder of HDF5 patches, a pairs manifest CSV, "
+                   "or 'embedded'; overrides data.train.path")
+    p.add_argument("--resume", nargs="?", const="auto", default=None,
+                   help="continue exactly from a checkpoint (default: <run>/checkpoints/last.pt)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (overrides train.seed)")
+    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="overrides train.device")
+    p.add_argument("--name", default=None, help="run name (overrides name)")
+    p.add_argument("--output-dir", default=None, help="parent folder of the run folder (overrides output_dir)")
+    p.add_argument("--overwrite", action="store_true", help="allow reusing an existing run folder without --resume")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set train.epochs=2 --set model.unet_width=16")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides = list(args.overrides)
+    if args.data is not None:
+        data = args.data if args.data == "embedded" else str(Path(args.data).resolve())
+        overrides.append(f"data.train.path={data}")
+    for flag, key in ((args.seed, "train.seed"), (args.device, "train.device"), (args.name, "name"),
+                      (args.output_dir, "output_dir")):
+        if flag is not None:
+            overrides.append(f"{key}={flag}")
+    config = load_config(args.config if args.config is not None else DEFAULT_CONFIG, overrides)
+    run_dir = Path(config.output_dir) / config.name
+    resume = None
+    if args.resume is not None:
+        resume = run_dir / "checkpoints" / "last.pt" if args.resume == "auto" else Path(args.resume)
+    elif (run_dir / "checkpoints" / "last.pt").exists() and not args.overwrite:
+        raise SystemExit(f"{run_dir} already holds a run; pass --resume to continue it or --overwrite to start over")
+    doc = run_training(config, run_dir, resume)
+    print(f"wrote {run_dir}: final validation metrics {doc['final']}")
+    return 0

@@ -1,0 +1,202 @@
+"""Training configuration: YAML files read into typed dataclasses.
+
+Every key is checked: an unknown or misspelled key is an error naming it and listing the allowed ones,
+and values are converted to the declared type (so ``lr: 1e-4``, which PyYAML reads as a string, is a
+float here). Command-line overrides use dotted keys, ``train.lr=5e-5``, with values parsed by
+``yaml.safe_load`` (never ``eval``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+__all__ = ["ConfigError", "CriticConfig", "DataConfig", "DataSourceConfig", "ModelConfig", "TrainConfig",
+           "TrainingConfig", "apply_overrides", "load_config"]
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that does not match the schema."""
+
+
+@dataclass
+class ModelConfig:
+    """Noise-model architecture and vocabulary (see :class:`nmflowgan_aug.NMFlowGANConfig`)."""
+
+    cameras: list[str] = field(default_factory=lambda: ["IP", "GP", "S6", "N6", "G4"])
+    isos: list[int] = field(default_factory=lambda: [100, 400, 800, 1600, 3200])
+    iso_encoding: str = "onehot"
+    flow_features: int = 16
+    unet_depth: int = 5
+    unet_width: int = 64
+
+
+@dataclass
+class CriticConfig:
+    """The 96×96 WGAN-GP critic."""
+
+    width: int = 64
+    gp_weight: float = 10.0
+
+
+@dataclass
+class DataSourceConfig:
+    """One data source.
+
+    Attributes:
+        path: ``embedded`` (simulated cameras on scikit-image photos), a SIDD-Medium/Small folder, a
+            folder of HDF5 patch files, or a pairs manifest CSV. Relative paths are resolved against the
+            config file's folder.
+        ids: manifest rows to use (``None``: all rows with known camera and ISO).
+        scenes: SIDD scene-instance numbers to use (``None``: all).
+    """
+
+    path: str = "embedded"
+    ids: Optional[list[str]] = None
+    scenes: Optional[list[int]] = None
+
+
+@dataclass
+class DataConfig:
+    """Training and validation data, cut into patches (official: 96×96, stride 48)."""
+
+    train: DataSourceConfig = field(default_factory=DataSourceConfig)
+    val: Optional[DataSourceConfig] = None
+    patch_size: int = 96
+    stride: int = 48
+    augment: bool = True
+    num_workers: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation (official recipe: batch 128, Adam 1e-4 (0.9, 0.999), 40 epochs, ×0.5 after 10/20/30)."""
+
+    batch_size: int = 128
+    epochs: int = 40
+    lr: float = 1e-4
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    lr_milestones: list[int] = field(default_factory=lambda: [10, 20, 30])
+    lr_gamma: float = 0.5
+    critic_steps: int = 5
+    nll_every_step: bool = False
+    nll_weight: float = 1.0
+    gan_weight: float = 1.0
+    seed: int = 2016309
+    device: str = "auto"
+    max_minutes: Optional[float] = None
+    steps_per_epoch: Optional[int] = None
+    val_patches: Optional[int] = None
+
+
+@dataclass
+class TrainingConfig:
+    """Everything ``train_noise_model.py`` needs."""
+
+    name: str = "nmflowgan"
+    output_dir: str = "runs"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    critic: CriticConfig = field(default_factory=CriticConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(value, args[0], where)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping, got {value!r}")
+        return _from_dict(tp, value, where)
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if tp in (int, float):
+        try:
+            converted = tp(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be a {tp.__name__}, got {value!r}") from None
+        if isinstance(value, bool) or (tp is int and converted != float(value)):
+            raise ConfigError(f"{where} must be a {tp.__name__}, got {value!r}")
+        return converted
+    if tp is str:
+        if not isinstance(value, (str, int)):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _from_dict(cls: type, data: dict, where: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        key = f"{where}.{unknown[0]}" if where else unknown[0]
+        raise ConfigError(f"unknown config key {key!r}; allowed keys{' in ' + where if where else ''}: {names}")
+    kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply ``a.b=value`` overrides to a raw config mapping (values parsed with ``yaml.safe_load``).
+
+    Raises:
+        ConfigError: an override without ``=``.
+    """
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like key.sub=value")
+        key, raw = item.split("=", 1)
+        node = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
+        node[parts[-1]] = yaml.safe_load(raw)
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainingConfig:
+    """Read a YAML config (or the defaults when ``path`` is None), apply overrides and validate.
+
+    Relative data paths are resolved against the YAML file's folder.
+
+    Raises:
+        FileNotFoundError: missing config file.
+        ConfigError: unknown key, wrong type, bad override.
+    """
+    data: dict = {}
+    base = Path.cwd()
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        data = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} must hold a mapping at top level")
+        base = path.resolve().parent
+    config = _from_dict(TrainingConfig, apply_overrides(data, overrides or []))
+    for source in (config.data.train, config.data.val):
+        if source is not None and source.path != "embedded" and not Path(source.path).is_absolute():
+            source.path = str((base / source.path).resolve())
+    return config

@@ -1,0 +1,253 @@
+"""The NM-FlowGAN training loop: NLL for the flow, WGAN-GP for the U-Net (reference §3.2).
+
+Each iteration takes one critic step; every ``critic_steps``-th iteration also takes a generator step
+(NLL + adversarial loss). With ``nll_every_step`` the flow's NLL step is taken on every iteration (the
+official code updates the flow only on generator iterations). Checkpoints are written atomically after
+every epoch and hold everything needed to resume exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from .._io import atomic_write
+from ..model import Critic96, NMFlowGAN, NMFlowGANConfig, critic_loss, generator_loss
+from ..model.flow import standard_normal_log_prob
+from .config import TrainingConfig
+from .evaluation import evaluate_patches
+
+__all__ = ["Trainer", "TrainState", "resolve_device"]
+
+log = logging.getLogger(__name__)
+CHECKPOINT_VERSION = 1
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cpu``/``cuda``/``cuda:N`` as given.
+
+    Raises:
+        ValueError: an unknown name, or ``cuda`` requested on a machine without CUDA.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not (name == "cpu" or name.startswith("cuda")):
+        raise ValueError(f"device must be auto, cpu or cuda[:N], got {name!r}")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def build_model(config: TrainingConfig) -> NMFlowGAN:
+    m = config.model
+    return NMFlowGAN(
+        NMFlowGANConfig(
+            cameras=tuple(m.cameras), isos=tuple(m.isos), iso_encoding=m.iso_encoding,
+            flow_features=m.flow_features, unet_depth=m.unet_depth, unet_width=m.unet_width,
+        )
+    )  # fmt: skip
+
+
+@dataclass
+class TrainState:
+    """Progress counters saved in checkpoints."""
+
+    epoch: int = 0
+    step: int = 0
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    """Trains an :class:`NMFlowGAN` on a patch dataset (dicts with ``clean``, ``noisy``, ``camera``, ``iso``).
+
+    Args:
+        config: the resolved training configuration.
+        train_set: 96×96 patch dataset (``PatchDataset``).
+        val_set: optional validation patch dataset, evaluated after every epoch (NLL, KLD, AKLD).
+        run_dir: where checkpoints go (``run_dir/checkpoints/last.pt``).
+    """
+
+    def __init__(self, config: TrainingConfig, train_set, val_set, run_dir: Path) -> None:
+        self.config = config
+        self.device = resolve_device(config.train.device)
+        self.train_set, self.val_set = train_set, val_set
+        self.run_dir = Path(run_dir)
+        torch.manual_seed(config.train.seed)
+        np.random.seed(config.train.seed % 2**32)
+        random.seed(config.train.seed)
+        self.model = build_model(config).to(self.device)
+        self.critic = Critic96(6, config.critic.width).to(self.device)
+        t = config.train
+        self.opt_g = torch.optim.Adam(self.model.parameters(), lr=t.lr, betas=tuple(t.betas))
+        self.opt_c = torch.optim.Adam(self.critic.parameters(), lr=t.lr, betas=tuple(t.betas))
+        self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, t.lr_milestones, t.lr_gamma)
+        self.sched_c = torch.optim.lr_scheduler.MultiStepLR(self.opt_c, t.lr_milestones, t.lr_gamma)
+        self.state = TrainState()
+        self.history: list[dict] = []
+
+    # ------------------------------------------------------------------ checkpoints
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / "checkpoints" / "last.pt"
+
+    def save_checkpoint(self) -> Path:
+        """Write model, critic, optimizers, schedulers, counters, history and RNG states atomically."""
+        ckpt = {
+            "version": CHECKPOINT_VERSION,
+            "config": self.config.to_dict(),
+            "model": self.model.state_dict(),
+            "critic": self.critic.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_c": self.opt_c.state_dict(),
+            "sched_g": self.sched_g.state_dict(),
+            "sched_c": self.sched_c.state_dict(),
+            "epoch": self.state.epoch,
+            "step": self.state.step,
+            "history": self.history,
+            "rng": _rng_state(),
+        }
+        return atomic_write(self.checkpoint_path, lambda p: torch.save(ckpt, p))
+
+    def load_checkpoint(self, path: Path) -> None:
+        """Resume from a checkpoint written by :meth:`save_checkpoint`.
+
+        Raises:
+            FileNotFoundError: missing file.
+            ValueError: unreadable file, or a checkpoint whose model configuration differs from this run's.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint not found: {path}")
+        try:
+            ckpt = torch.load(path, map_location=self.device, weights_only=False)
+        except Exception as e:
+            raise ValueError(f"cannot read checkpoint {path}: {e}") from e
+        if ckpt.get("config", {}).get("model") != self.config.to_dict()["model"]:
+            raise ValueError(f"checkpoint {path} was trained with a different model config: {ckpt.get('config', {}).get('model')}")
+        self.model.load_state_dict(ckpt["model"])
+        self.critic.load_state_dict(ckpt["critic"])
+        for name in ("opt_g", "opt_c", "sched_g", "sched_c"):
+            getattr(self, name).load_state_dict(ckpt[name])
+        self.state = TrainState(ckpt["epoch"], ckpt["step"])
+        self.history = ckpt["history"]
+        _set_rng_state(ckpt["rng"])
+        log.info("resumed from %s at epoch %d (step %d)", path, self.state.epoch, self.state.step)
+
+    # ------------------------------------------------------------------ one iteration
+    def _batch(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        clean = batch["clean"].to(self.device, non_blocking=True)
+        noisy = batch["noisy"].to(self.device, non_blocking=True)
+        cams = self.model.vocabulary.camera_codes(batch["camera"], clean.shape[0], self.device)
+        isos = self.model.vocabulary.iso_values(batch["iso"], clean.shape[0], self.device)
+        return clean, noisy, cams, isos
+
+    def _critic_input(self, noisy_levels: torch.Tensor, clean_levels: torch.Tensor) -> torch.Tensor:
+        """``concat(noise, clean) / 256`` (reference §2.3)."""
+        scale = self.model.levels
+        return torch.cat([(noisy_levels - clean_levels) / scale, clean_levels / scale], dim=1)
+
+    def train_step(self, batch: dict) -> dict[str, float]:
+        """One iteration. Returns the logged scalars (NLL in bits/dim, Wasserstein estimate, std of z)."""
+        t = self.config.train
+        clean, noisy, cams, isos = self._batch(batch)
+        max_level = self.model.max_level
+        clean_levels, noisy_levels = torch.round(clean * max_level), torch.round(noisy * max_level)
+        real = self._critic_input(noisy_levels, clean_levels)
+
+        # Critic step (every iteration).
+        with torch.no_grad():
+            fake = self.model.synthesize_levels(clean, cams, isos)
+        loss_c, wasserstein = critic_loss(self.critic, real, self._critic_input(fake, clean_levels), self.config.critic.gp_weight)
+        self.opt_c.zero_grad(set_to_none=True)
+        loss_c.backward()
+        self.opt_c.step()
+
+        self.state.step += 1
+        generator_turn = self.state.step % t.critic_steps == 0
+        logs = {"wasserstein": float(wasserstein)}
+        if not (generator_turn or t.nll_every_step):
+            return logs
+
+        # Generator step: NLL trains the flow, the adversarial loss trains the U-Net.
+        cond = self.model.condition(clean_levels, cams, isos)
+        z, log_det = self.model.flow(noisy_levels, cond)
+        nll = -(standard_normal_log_prob(z) + log_det).mean()
+        loss_g = t.nll_weight * nll
+        if generator_turn:
+            fake = self.model.synthesize_levels(clean, cams, isos)
+            loss_g = loss_g + t.gan_weight * generator_loss(self.critic, self._critic_input(fake, clean_levels))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        logs["nll_bpd"] = float(nll.detach()) / (z[0].numel() * np.log(2.0))
+        logs["std_z"] = float(z.detach().flatten(1).std(1).mean())
+        return logs
+
+    # ------------------------------------------------------------------ epochs
+    def _loader(self) -> DataLoader:
+        # The shuffle order depends only on (seed, epoch), so a resumed run sees the same batches.
+        g = torch.Generator().manual_seed(self.config.train.seed + self.state.epoch)
+        return DataLoader(
+            self.train_set, batch_size=self.config.train.batch_size, shuffle=True, drop_last=True,
+            generator=g, num_workers=self.config.data.num_workers, pin_memory=self.device.type == "cuda",
+        )  # fmt: skip
+
+    def fit(self) -> list[dict]:
+        """Train until ``train.epochs`` (or ``train.max_minutes``), validating and checkpointing each epoch.
+
+        Returns:
+            The per-epoch history (mean training scalars, validation metrics, learning rate, seconds).
+        """
+        t = self.config.train
+        if len(self.train_set) < t.batch_size:
+            raise ValueError(f"training set has {len(self.train_set)} patches, fewer than batch_size={t.batch_size}")
+        start = time.monotonic()
+        while self.state.epoch < t.epochs:
+            epoch_start = time.monotonic()
+            self.model.train()
+            self.critic.train()
+            sums: dict[str, list[float]] = {}
+            bar = tqdm(self._loader(), desc=f"epoch {self.state.epoch + 1}/{t.epochs}", leave=False)
+            for i, batch in enumerate(bar):
+                if t.steps_per_epoch is not None and i >= t.steps_per_epoch:
+                    break
+                for k, v in self.train_step(batch).items():
+                    sums.setdefault(k, []).append(v)
+                bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in sums.items()})
+            self.sched_g.step()
+            self.sched_c.step()
+            self.state.epoch += 1
+            record = {"epoch": self.state.epoch, "step": self.state.step, "lr": self.sched_g.get_last_lr()[0]}
+            record.update({f"train_{k}": float(np.mean(v)) for k, v in sums.items()})
+            if self.val_set is not None:
+                record.update(evaluate_patches(self.model, self.val_set, self.device, max_patches=t.val_patches))
+            record["seconds"] = time.monotonic() - epoch_start
+            self.history.append(record)
+            log.info("epoch %d: %s", self.state.epoch, {k: round(v, 5) for k, v in record.items() if isinstance(v, float)})
+            self.save_checkpoint()
+            if t.max_minutes is not None and (time.monotonic() - start) / 60 >= t.max_minutes:
+                log.info("stopping after epoch %d: time budget of %.1f min reached", self.state.epoch, t.max_minutes)
+                break
+        return self.history

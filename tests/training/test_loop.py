@@ -1,0 +1,99 @@
+"""The training loop: one iteration updates what it should, and resuming continues exactly."""
+
+import numpy as np
+import pytest
+import torch
+
+from nmflowgan_aug.training.config import load_config
+from nmflowgan_aug.training.loop import Trainer, resolve_device
+
+
+class PatchList(torch.utils.data.Dataset):
+    """A tiny in-memory patch dataset with correlated, intensity-dependent noise."""
+
+    def __init__(self, n=8, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        self.items = []
+        for i in range(n):
+            clean = torch.rand(3, 96, 96, generator=g) * 0.6 + 0.2
+            noise = torch.randn(3, 96, 96, generator=g) * 0.02 * (1 + clean)
+            noisy = torch.round((clean + noise).clamp(0, 1) * 255) / 255
+            self.items.append({"clean": torch.round(clean * 255) / 255, "noisy": noisy, "camera": i % 2, "iso": [100, 800][i % 2]})
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+def tiny_config(tmp_path, **train):
+    overrides = [
+        "model.unet_depth=2", "model.unet_width=4", "model.flow_features=4", "critic.width=2",
+        "train.batch_size=4", "train.critic_steps=2", "train.lr=1e-3", "train.device=cpu", "train.val_patches=4",
+        f"output_dir={tmp_path}",
+    ] + [f"train.{k}={v}" for k, v in train.items()]
+    return load_config(None, overrides)
+
+
+def test_train_step_updates_flow_unet_and_critic(tmp_path):
+    config = tiny_config(tmp_path, critic_steps=1)
+    trainer = Trainer(config, PatchList(), None, tmp_path)
+    before = {k: v.clone() for k, v in list(trainer.model.state_dict().items()) + [("c." + k, v) for k, v in trainer.critic.state_dict().items()]}
+    batch = torch.utils.data.default_collate([PatchList()[i] for i in range(4)])
+    logs = trainer.train_step(batch)
+    assert set(logs) == {"wasserstein", "nll_bpd", "std_z"}
+    after = dict(trainer.model.state_dict())
+    assert not torch.equal(after["flow.bijectors.3.log_scale"], before["flow.bijectors.3.log_scale"])
+    assert not torch.equal(after["unet.last.weight"], before["unet.last.weight"])
+    assert not torch.equal(trainer.critic.state_dict()["classifier.2.weight"], before["c.classifier.2.weight"])
+
+
+def test_critic_only_iterations_leave_the_generator_alone(tmp_path):
+    config = tiny_config(tmp_path, critic_steps=5, nll_every_step="false")
+    trainer = Trainer(config, PatchList(), None, tmp_path)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    batch = torch.utils.data.default_collate([PatchList()[i] for i in range(4)])
+    assert set(trainer.train_step(batch)) == {"wasserstein"}
+    for k, v in trainer.model.state_dict().items():
+        if "running" not in k and "num_batches" not in k:
+            assert torch.equal(v, before[k]), k
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
+    data, val = PatchList(12), PatchList(4, seed=1)
+    straight = Trainer(tiny_config(tmp_path, epochs=2), data, val, tmp_path / "a")
+    straight.fit()
+
+    first = Trainer(tiny_config(tmp_path, epochs=1), data, val, tmp_path / "b")
+    first.fit()
+    torch.manual_seed(12345)  # disturb the global RNG: the checkpoint must restore it
+    np.random.seed(7)
+    resumed = Trainer(tiny_config(tmp_path, epochs=2), data, val, tmp_path / "b")
+    resumed.load_checkpoint(first.checkpoint_path)
+    resumed.fit()
+
+    assert resumed.state.epoch == straight.state.epoch == 2
+    assert resumed.state.step == straight.state.step
+    for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), k
+    for a, b in zip(straight.critic.state_dict().values(), resumed.critic.state_dict().values()):
+        assert torch.equal(a, b)
+    assert straight.history[-1]["val_kld"] == resumed.history[-1]["val_kld"]
+
+
+def test_resume_refuses_a_different_architecture(tmp_path):
+    first = Trainer(tiny_config(tmp_path, epochs=1), PatchList(), None, tmp_path / "a")
+    first.fit()
+    other = load_config(None, ["model.unet_depth=3", "model.unet_width=4", "train.device=cpu"])
+    with pytest.raises(ValueError, match="different model config"):
+        Trainer(other, PatchList(), None, tmp_path / "b").load_checkpoint(first.checkpoint_path)
+    with pytest.raises(FileNotFoundError):
+        first.load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_too_small_dataset_and_bad_device(tmp_path):
+    with pytest.raises(ValueError, match="fewer than batch_size"):
+        Trainer(tiny_config(tmp_path, batch_size=64), PatchList(), None, tmp_path).fit()
+    with pytest.raises(ValueError, match="device"):
+        resolve_device("tpu")
