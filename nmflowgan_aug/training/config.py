@@ -76,16 +76,28 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation (official recipe: batch 128, Adam 1e-4 (0.9, 0.999), 40 epochs, ×0.5 after 10/20/30)."""
+    """Optimisation (official recipe: batch 128, Adam 1e-4 (0.9, 0.999), 40 epochs, ×0.5 after 10/20/30).
+
+    Attributes:
+        flow_lr: learning rate of the flow's parameters (``None``: ``lr``); the U-Net and critic use ``lr``.
+        critic_steps: critic updates per generator (U-Net) update (official 5).
+        nll_every_step: update the flow on every iteration (official: only on generator iterations).
+        standardize_init: data-dependent initialisation of the flow's output scale before training.
+        max_minutes: stop after the epoch in which this wall-clock budget is reached.
+        steps_per_epoch: cap on iterations per epoch (``None``: a full pass over the patches).
+        val_patches: evaluate on this many evenly spaced validation patches (``None``: all).
+    """
 
     batch_size: int = 128
     epochs: int = 40
     lr: float = 1e-4
+    flow_lr: Optional[float] = None
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     lr_milestones: list[int] = field(default_factory=lambda: [10, 20, 30])
     lr_gamma: float = 0.5
     critic_steps: int = 5
     nll_every_step: bool = False
+    standardize_init: bool = False
     nll_weight: float = 1.0
     gan_weight: float = 1.0
     seed: int = 2016309

@@ -100,7 +100,8 @@ class Trainer:
         self.model = build_model(config).to(self.device)
         self.critic = Critic96(6, config.critic.width).to(self.device)
         t = config.train
-        self.opt_g = torch.optim.Adam(self.model.parameters(), lr=t.lr, betas=tuple(t.betas))
+        groups = [{"params": self.model.flow.parameters(), "lr": t.flow_lr or t.lr}, {"params": self.model.unet.parameters()}]
+        self.opt_g = torch.optim.Adam(groups, lr=t.lr, betas=tuple(t.betas))
         self.opt_c = torch.optim.Adam(self.critic.parameters(), lr=t.lr, betas=tuple(t.betas))
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, t.lr_milestones, t.lr_gamma)
         self.sched_c = torch.optim.lr_scheduler.MultiStepLR(self.opt_c, t.lr_milestones, t.lr_gamma)
@@ -205,6 +206,13 @@ class Trainer:
         logs["std_z"] = float(z.detach().flatten(1).std(1).mean())
         return logs
 
+    def _standardize_init(self) -> None:
+        """Data-dependent initialisation of the flow scale on the first training batch."""
+        clean, noisy, cams, isos = self._batch(next(iter(self._loader())))
+        levels = self.model.max_level
+        self.model.train()
+        self.model.standardize_latent_(torch.round(noisy * levels), torch.round(clean * levels), cams, isos)
+
     # ------------------------------------------------------------------ epochs
     def _loader(self) -> DataLoader:
         # The shuffle order depends only on (seed, epoch), so a resumed run sees the same batches.
@@ -224,6 +232,8 @@ class Trainer:
         if len(self.train_set) < t.batch_size:
             raise ValueError(f"training set has {len(self.train_set)} patches, fewer than batch_size={t.batch_size}")
         start = time.monotonic()
+        if t.standardize_init and self.state.step == 0:
+            self._standardize_init()
         while self.state.epoch < t.epochs:
             epoch_start = time.monotonic()
             self.model.train()
