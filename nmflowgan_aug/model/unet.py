@@ -51,6 +51,10 @@ class UNet(nn.Module):
         self.down_path = nn.ModuleList(_ConvBlock(cin, cout) for cin, cout in zip([channels] + widths[:-1], widths))
         self.up_path = nn.ModuleList(_UpBlock(widths[i + 1], widths[i]) for i in reversed(range(depth - 1)))
         self.last = nn.Conv2d(width, channels, 1)
+        # Zero-initialised head: an untrained U-Net is the identity, so a new model starts from the
+        # flow's pixel-wise noise and adversarial training adds correlation from there.
+        nn.init.zeros_(self.last.weight)
+        nn.init.zeros_(self.last.bias)
 
     @property
     def multiple(self) -> int:
