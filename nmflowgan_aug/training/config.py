@@ -83,6 +83,8 @@ class TrainConfig:
         critic_steps: critic updates per generator (U-Net) update (official 5).
         nll_every_step: update the flow on every iteration (official: only on generator iterations).
         standardize_init: data-dependent initialisation of the flow's output scale before training.
+        flow_warmup_steps: first iterations that train the flow alone (NLL only, no critic or U-Net);
+            the official recipe trains both from the start (0).
         max_minutes: stop after the epoch in which this wall-clock budget is reached.
         steps_per_epoch: cap on iterations per epoch (``None``: a full pass over the patches).
         val_patches: evaluate on this many evenly spaced validation patches (``None``: all).
@@ -98,6 +100,7 @@ class TrainConfig:
     critic_steps: int = 5
     nll_every_step: bool = False
     standardize_init: bool = False
+    flow_warmup_steps: int = 0
     nll_weight: float = 1.0
     gan_weight: float = 1.0
     seed: int = 2016309

@@ -169,27 +169,32 @@ class Trainer:
         scale = self.model.levels
         return torch.cat([(noisy_levels - clean_levels) / scale, clean_levels / scale], dim=1)
 
-    def train_step(self, batch: dict) -> dict[str, float]:
-        """One iteration. Returns the logged scalars (NLL in bits/dim, Wasserstein estimate, std of z)."""
-        t = self.config.train
-        clean, noisy, cams, isos = self._batch(batch)
-        max_level = self.model.max_level
-        clean_levels, noisy_levels = torch.round(clean * max_level), torch.round(noisy * max_level)
+    def _critic_step(self, clean, clean_levels, noisy_levels, cams, isos) -> float:
+        """One critic update on real vs synthesized noise; returns the Wasserstein estimate."""
         real = self._critic_input(noisy_levels, clean_levels)
-
-        # Critic step (every iteration).
         with torch.no_grad():
             fake = self.model.synthesize_levels(clean, cams, isos)
         loss_c, wasserstein = critic_loss(self.critic, real, self._critic_input(fake, clean_levels), self.config.critic.gp_weight)
         self.opt_c.zero_grad(set_to_none=True)
         loss_c.backward()
         self.opt_c.step()
+        return float(wasserstein)
 
+    def train_step(self, batch: dict) -> dict[str, float]:
+        """One iteration. Returns the logged scalars (NLL in bits/dim, Wasserstein estimate, std of z)."""
+        t = self.config.train
+        clean, noisy, cams, isos = self._batch(batch)
+        max_level = self.model.max_level
+        clean_levels, noisy_levels = torch.round(clean * max_level), torch.round(noisy * max_level)
         self.state.step += 1
-        generator_turn = self.state.step % t.critic_steps == 0
-        logs = {"wasserstein": float(wasserstein)}
-        if not (generator_turn or t.nll_every_step):
-            return logs
+        if self.state.step <= t.flow_warmup_steps:
+            logs = {}
+            generator_turn = False
+        else:
+            logs = {"wasserstein": self._critic_step(clean, clean_levels, noisy_levels, cams, isos)}
+            generator_turn = self.state.step % t.critic_steps == 0
+            if not (generator_turn or t.nll_every_step):
+                return logs
 
         # Generator step: NLL trains the flow, the adversarial loss trains the U-Net.
         cond = self.model.condition(clean_levels, cams, isos)

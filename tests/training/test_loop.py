@@ -97,3 +97,13 @@ def test_too_small_dataset_and_bad_device(tmp_path):
         Trainer(tiny_config(tmp_path, batch_size=64), PatchList(), None, tmp_path).fit()
     with pytest.raises(ValueError, match="device"):
         resolve_device("tpu")
+
+
+def test_flow_warmup_trains_the_flow_alone(tmp_path):
+    trainer = Trainer(tiny_config(tmp_path, flow_warmup_steps=1, critic_steps=1), PatchList(), None, tmp_path)
+    unet, critic = trainer.model.unet.last.weight.clone(), trainer.critic.classifier[2].weight.clone()
+    batch = torch.utils.data.default_collate([PatchList()[i] for i in range(4)])
+    assert set(trainer.train_step(batch)) == {"nll_bpd", "std_z"}
+    assert torch.equal(unet, trainer.model.unet.last.weight) and torch.equal(critic, trainer.critic.classifier[2].weight)
+    assert set(trainer.train_step(batch)) == {"wasserstein", "nll_bpd", "std_z"}
+    assert not torch.equal(unet, trainer.model.unet.last.weight)
