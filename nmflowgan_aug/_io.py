@@ -16,6 +16,12 @@ def refuse_overwrite(path: str | os.PathLike, overwrite: bool) -> None:
         raise FileExistsError(f"{path} already exists; pass overwrite=True (or --overwrite) to replace it")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(target: str | os.PathLike, write: Callable[[str], object]) -> Path:
     """Call ``write(tmp_path)`` on a temporary file beside ``target``, then rename it to ``target``.
 
@@ -28,6 +34,7 @@ def atomic_write(target: str | os.PathLike, write: Callable[[str], object]) -> P
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates owner-only files; give the usual permissions
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
