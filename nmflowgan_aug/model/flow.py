@@ -37,16 +37,19 @@ class NoiseFlow(nn.Module):
         table_rows: rows of each CL2 table (``ConditionVocabulary.table_rows``).
         num_bits: bit depth of the images (8 for sRGB PNGs).
         features: width of the SAL/SDL convolutional subnetworks (official: 16).
+        linear_iso: condition vectors are ``[t ‖ onehot(camera)]`` (log-ISO encoding), see :class:`MetaEncoder`.
     """
 
-    def __init__(self, meta_features: int, table_rows: int, num_bits: int = 8, features: int = 16) -> None:
+    def __init__(
+        self, meta_features: int, table_rows: int, num_bits: int = 8, features: int = 16, linear_iso: bool = False
+    ) -> None:
         super().__init__()
         self.pre_bijectors = nn.ModuleList([UniformDequantization(num_bits)])
         layers: list[nn.Module] = [NoiseExtraction()]
         for _ in range(2):
             layers += [
-                StructureAwareLinear(meta_features, features),
-                SignalDependentLinear(meta_features, features),
+                StructureAwareLinear(meta_features, features, linear_iso),
+                SignalDependentLinear(meta_features, features, linear_iso),
                 ConditionalLinearTable(table_rows),
             ]
         self.bijectors = nn.ModuleList(layers)

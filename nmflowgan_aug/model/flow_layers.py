@@ -118,23 +118,34 @@ class MetaEncoder(nn.Module):
         in_features: length F of the condition vector (10 for the official vocabulary).
         out_features: 6 in SAL (log-scale and bias per channel), 3 in SDL.
         hidden: hidden width (official: 5).
+        linear_iso: the condition vector is ``[t ‖ onehot(camera)]`` (log-ISO encoding): the MLP sees the
+            camera only and ``t`` enters additively, ``MLP(camera) + t·v`` with a slope ``v`` shared by all
+            cameras. Each camera's response to ISO then follows the trend learnt from every camera, so an
+            ISO a camera was never trained at is extrapolated along that trend instead of through an MLP
+            that never saw that (camera, ISO) input.
 
     Note:
         Contains BatchNorm1d, as the official model does: in train mode the statistics come from the batch
         (a batch of one raises), in eval mode the running statistics are used.
     """
 
-    def __init__(self, in_features: int, out_features: int, hidden: int = 5, blocks: int = 3) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, hidden: int = 5, blocks: int = 3, linear_iso: bool = False
+    ) -> None:
         super().__init__()
-        self.initial_layer = nn.Linear(in_features, hidden)
+        self.linear_iso = linear_iso
+        self.initial_layer = nn.Linear(in_features - int(linear_iso), hidden)
         self.blocks = nn.ModuleList([_ResidualBlock(hidden) for _ in range(blocks)])
         self.final_layer = nn.Linear(hidden, out_features)
+        if linear_iso:
+            self.iso_slope = nn.Linear(1, out_features, bias=False)
 
     def forward(self, meta: torch.Tensor) -> torch.Tensor:
-        h = self.initial_layer(meta)
+        h = self.initial_layer(meta[:, 1:] if self.linear_iso else meta)
         for block in self.blocks:
             h = block(h)
-        return self.final_layer(h)
+        out = self.final_layer(h)
+        return out + self.iso_slope(meta[:, :1]) if self.linear_iso else out
 
 
 class StructureEncoder(nn.Module):
@@ -189,9 +200,9 @@ class StructureAwareLinear(nn.Module):
     The camera/ISO embedding ``(B, 6, 1, 1)`` sets the amplitude of a clean-image-dependent map.
     """
 
-    def __init__(self, meta_features: int, features: int = 16) -> None:
+    def __init__(self, meta_features: int, features: int = 16, linear_iso: bool = False) -> None:
         super().__init__()
-        self.meta_encoder = MetaEncoder(meta_features, 6)
+        self.meta_encoder = MetaEncoder(meta_features, 6, linear_iso=linear_iso)
         self.structure_encoder = StructureEncoder(3, 6, features)
 
     def _params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
@@ -217,9 +228,9 @@ class SignalDependentLinear(nn.Module):
     checkpoints load.
     """
 
-    def __init__(self, meta_features: int, features: int = 16) -> None:
+    def __init__(self, meta_features: int, features: int = 16, linear_iso: bool = False) -> None:
         super().__init__()
-        self.meta_encoder = MetaEncoder(meta_features, 3)
+        self.meta_encoder = MetaEncoder(meta_features, 3, linear_iso=linear_iso)
         self.scale_and_bias = PointwiseNet(6, 6, features)
 
     def _params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:

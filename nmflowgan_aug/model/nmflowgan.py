@@ -85,7 +85,9 @@ class NMFlowGAN(nn.Module):
         self.config = config or NMFlowGANConfig()
         self.vocabulary = self.config.vocabulary
         v = self.vocabulary
-        self.flow = NoiseFlow(v.meta_features, v.table_rows, self.config.num_bits, self.config.flow_features)
+        self.flow = NoiseFlow(
+            v.meta_features, v.table_rows, self.config.num_bits, self.config.flow_features, v.iso_encoding == "log"
+        )
         self.unet = UNet(3, self.config.unet_depth, self.config.unet_width)
         #: Provenance and metrics recorded with saved weights (``config.json`` ``metadata``).
         self.metadata: dict = {}

@@ -272,3 +272,17 @@ def test_uniform_dequantization_log_det_matches_jacobian(bits):
     jac = jacobian(lambda t: ud(t, torch.Generator().manual_seed(0))[0], levels).reshape(12, 12)
     torch.testing.assert_close(log_det[0], torch.linalg.slogdet(jac)[1], rtol=1e-13, atol=0)
     torch.testing.assert_close(log_det[0], torch.tensor(-bits * math.log(2) * 12, dtype=DT), rtol=1e-15, atol=0)
+
+
+def test_log_iso_meta_encoder_is_linear_in_t_with_a_slope_shared_by_cameras():
+    from nmflowgan_aug.model.flow_layers import MetaEncoder
+
+    torch.manual_seed(0)
+    enc = MetaEncoder(1 + 5, 6, linear_iso=True).eval()
+    torch.nn.init.normal_(enc.iso_slope.weight)
+    cams = torch.nn.functional.one_hot(torch.tensor([0, 0, 3, 3]), 5).float()
+    t = torch.tensor([[0.1], [0.6], [0.1], [0.6]])
+    out = enc(torch.cat([t, cams], 1))
+    # The change with t is the same for every camera and equals the shared slope times the change in t.
+    assert torch.allclose(out[1] - out[0], out[3] - out[2], atol=1e-6)
+    assert torch.allclose(out[1] - out[0], 0.5 * enc.iso_slope.weight[:, 0], atol=1e-6)
