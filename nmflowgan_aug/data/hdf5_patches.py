@@ -14,7 +14,6 @@ from __future__ import annotations
 import bisect
 import os
 import re
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .._io import atomic_write, refuse_overwrite
 from ..vocab import OFFICIAL_VOCABULARY, ConditionVocabulary
 from .sidd import ImagePair, scene_of
 
@@ -128,8 +128,7 @@ def write_pair_hdf5(
         ValueError: bad arrays or metadata, or an image smaller than ``patch`` (the message names ``path``).
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists (use overwrite=True to replace it)")
+    refuse_overwrite(path, overwrite)
     _check_pair_arrays(clean, noisy)
     config = _full_config(meta)
     height, width = clean.shape[:2]
@@ -137,10 +136,11 @@ def write_pair_hdf5(
         rows, cols = patch_positions(height, patch, stride), patch_positions(width, patch, stride)
     except ValueError as err:
         raise ValueError(f"cannot cut patches for {path}: {err}") from err
-    tmp_name = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # h5py creates it with the usual permissions
-    try:
-        with h5py.File(tmp_name, "w-") as f:
-            index = 0
+    index = 0
+
+    def write(tmp: str) -> None:
+        nonlocal index
+        with h5py.File(tmp, "w") as f:
             for y in rows:
                 for x in cols:
                     f.create_dataset(f"clean/{index}", data=clean[y : y + patch, x : x + patch].transpose(2, 0, 1))
@@ -149,10 +149,8 @@ def write_pair_hdf5(
             group = f.create_group("config")
             for key, value in config.items():
                 group.attrs[key] = value
-        os.replace(tmp_name, path)
-    except BaseException:
-        tmp_name.unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write)
     return index
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Optional, Union
@@ -33,6 +32,8 @@ from typing import Any, NamedTuple, Optional, Union
 import h5py
 import numpy as np
 import scipy.io
+
+from .._io import atomic_write, refuse_overwrite
 
 __all__ = [
     "SIDD_BLOCKS_SHAPE",
@@ -278,8 +279,7 @@ def write_sidd_submission(
     target = _submission_path(path)
     if not target.parent.is_dir():
         raise FileNotFoundError(f"folder for the submission does not exist: {target.parent}")
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
+    refuse_overwrite(target, overwrite)
     blocks = _submission_blocks(denoised_blocks, expected_shape)
     if isinstance(time_mp, bool) or not isinstance(time_mp, (int, float, np.integer, np.floating)):
         raise TypeError(f"time_mp must be a number (seconds per megapixel), got {type(time_mp).__name__}")
@@ -293,20 +293,7 @@ def write_sidd_submission(
     if optional_data is not None:
         content["OptionalData"] = dict(optional_data)
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".mat.tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            scipy.io.savemat(f, content, format="5", oned_as="row")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp_name, 0o644)
-        if target.exists() and not overwrite:  # appeared while writing
-            raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
-        os.replace(tmp_name, target)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+    atomic_write(target, lambda tmp: scipy.io.savemat(tmp, content, format="5", oned_as="row"))
     return target
 
 
