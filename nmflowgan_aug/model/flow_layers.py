@@ -45,6 +45,14 @@ class FlowCondition:
     table_row: torch.Tensor | None
 
 
+def _zero_(layer: nn.Module) -> None:
+    """Zero a subnetwork's output layer so that its affine layer starts as the identity (as Glow does
+    for its coupling networks); a new flow is then the identity and its data-dependent initialisation
+    (``NMFlowGAN.standardize_latent_``) sets the noise scale exactly."""
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+
+
 def _affine_forward(x: torch.Tensor, log_s: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``y = exp(log_s)·x + b``; log-det = Σ log_s over (C, H, W), broadcast to the batch."""
     log_det = log_s.expand_as(x).flatten(1).sum(1)
@@ -139,6 +147,7 @@ class MetaEncoder(nn.Module):
         self.final_layer = nn.Linear(hidden, out_features)
         if linear_iso:
             self.iso_slope = nn.Linear(1, out_features, bias=False)
+            nn.init.zeros_(self.iso_slope.weight)  # ISO trend starts in the CL2 layers (see standardize_latent_)
 
     def forward(self, meta: torch.Tensor) -> torch.Tensor:
         h = self.initial_layer(meta[:, 1:] if self.linear_iso else meta)
@@ -204,6 +213,7 @@ class StructureAwareLinear(nn.Module):
         super().__init__()
         self.meta_encoder = MetaEncoder(meta_features, 6, linear_iso=linear_iso)
         self.structure_encoder = StructureEncoder(3, 6, features)
+        _zero_(self.meta_encoder.final_layer)
 
     def _params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
         e = self.structure_encoder(cond.clean) * self.meta_encoder(cond.meta)[:, :, None, None]
@@ -232,6 +242,7 @@ class SignalDependentLinear(nn.Module):
         super().__init__()
         self.meta_encoder = MetaEncoder(meta_features, 3, linear_iso=linear_iso)
         self.scale_and_bias = PointwiseNet(6, 6, features)
+        _zero_(self.scale_and_bias.body[4])
 
     def _params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
         m = self.meta_encoder(cond.meta)[:, :, None, None].expand(-1, -1, *cond.clean.shape[2:])

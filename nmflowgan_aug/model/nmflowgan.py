@@ -178,21 +178,38 @@ class NMFlowGAN(nn.Module):
     def standardize_latent_(
         self, noisy_levels: torch.Tensor, clean_levels: torch.Tensor, camera_codes: torch.Tensor, iso_values: torch.Tensor
     ) -> None:
-        """Data-dependent initialisation: rescale the last CL2 layer so that ``z`` of this batch has zero
-        mean and unit variance per channel (as ActNorm in Glow, Kingma & Dhariwal 2018).
+        """Data-dependent initialisation of the last CL2 layer (in the spirit of ActNorm, Kingma &
+        Dhariwal 2018): afterwards ``z`` of these patches has about zero mean and unit variance, per
+        channel and per condition.
 
-        Real sRGB noise is a few 8-bit levels, i.e. about 0.02 in the flow's 1/256 units, so a flow
-        starting at the identity needs thousands of steps just to learn the overall scale. Call once,
-        before training, on a training batch (8-bit levels, ``(B, 3, H, W)``).
+        The log std of each patch's ``z`` is regressed on the CL2 features by least squares: per
+        (camera, ISO) row for the one-hot encoding (rows absent from the patches get the average), and
+        ``log σ = a_camera + b·t`` for the log-ISO encoding, the same law the fitted baselines use, so
+        the flow starts with the ISO trend of the data. Real sRGB noise is a few 8-bit levels (about 0.02
+        in the flow's 1/256 units), so without this a flow starting at the identity spends thousands of
+        steps on the overall scale. Call once, before training, on a few hundred training patches
+        (8-bit levels, ``(B, 3, H, W)``) covering the training conditions.
         """
-        z, _ = self.flow(noisy_levels, self.condition(clean_levels, camera_codes, iso_values))
-        mean, std = z.mean((0, 2, 3)), z.std((0, 2, 3)).clamp_min(1e-6)
+        meta, row = self.vocabulary.encode(camera_codes, iso_values)
         last = self.flow.bijectors[-1]
+        cond = self.condition(clean_levels, camera_codes, iso_values)
+
+        def latent(levels: torch.Tensor) -> torch.Tensor:  # same dequantization draw for every call
+            return self.flow(levels, cond, torch.Generator(levels.device).manual_seed(0))[0]
+
+        # z = a(c)·n + b(c): the noise scale is that of z − z(n = 0); b(c) depends on the clean image only.
+        log_std = (latent(noisy_levels) - latent(clean_levels)).std((2, 3)).clamp_min(1e-6).log()  # (B, 3)
+        if row is None:
+            last.log_scale -= torch.linalg.lstsq(meta.to(log_std.dtype), log_std).solution
+        else:
+            onehot = torch.nn.functional.one_hot(row, last.log_scale.shape[0]).to(log_std.dtype)
+            counts = onehot.sum(0)
+            per_row = (onehot.T @ log_std) / counts.clamp_min(1)[:, None]
+            per_row[counts == 0] = log_std.mean(0)
+            last.log_scale -= per_row
         # With the log-ISO encoding row 0 is the ISO slope; the camera rows carry the offset.
-        rows = slice(None) if self.vocabulary.iso_encoding == "onehot" else slice(1, None)
-        last.log_scale[rows] -= std.log()
-        last.bias.div_(std)
-        last.bias[rows] -= mean / std
+        rows = slice(None) if row is not None else slice(1, None)
+        last.bias[rows] -= latent(noisy_levels).mean((0, 2, 3))
 
     def nll_bits_per_dim(
         self, noisy: torch.Tensor, clean: torch.Tensor, camera: CameraLike, iso: IsoLike, *, generator=None

@@ -211,9 +211,14 @@ class Trainer:
         logs["std_z"] = float(z.detach().flatten(1).std(1).mean())
         return logs
 
-    def _standardize_init(self) -> None:
-        """Data-dependent initialisation of the flow scale on the first training batch."""
-        clean, noisy, cams, isos = self._batch(next(iter(self._loader())))
+    def _standardize_init(self, patches: int = 256) -> None:
+        """Data-dependent initialisation of the flow scale on the first ``patches`` training patches."""
+        batches = []
+        for batch in self._loader():
+            batches.append(self._batch(batch))
+            if len(batches) * self.config.train.batch_size >= patches:
+                break
+        clean, noisy, cams, isos = (torch.cat(parts) for parts in zip(*batches))
         levels = self.model.max_level
         self.model.train()
         self.model.standardize_latent_(torch.round(noisy * levels), torch.round(clean * levels), cams, isos)

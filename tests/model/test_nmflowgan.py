@@ -403,8 +403,8 @@ def test_log_prob_prefers_the_right_noise_level():
         for layer in m.flow.bijectors:
             if isinstance(layer, ConditionalLinearTable):
                 layer.bias.zero_()
-                layer.log_scale[0 * 5 + 0] = 2.0  # ISO 100, IP: sharp
-                layer.log_scale[4 * 5 + 0] = -1.0  # ISO 3200, IP: wide
+                layer.log_scale[0 * 5 + 0] = 4.0  # ISO 100, IP: sharp (σ = e^-8 in 1/256 units)
+                layer.log_scale[4 * 5 + 0] = 1.5  # ISO 3200, IP: wide (σ = e^-3 ≈ 0.05)
     noisy = (clean + 0.05 * torch.randn(clean.shape, generator=seeded(1))).clamp(0, 1)
     lp_high = m.log_prob(noisy, clean, "IP", 3200, generator=seeded(2))
     lp_low = m.log_prob(noisy, clean, "IP", 100, generator=seeded(2))
