@@ -1,0 +1,149 @@
+"""torchvision ``transforms.v2`` wrapper of :func:`nmflowgan_aug.functional.add_camera_noise`.
+
+Needs torchvision >= 0.21 (public ``make_params``/``transform``): ``pip install nmflowgan_aug[torchvision]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Union
+
+import PIL.Image
+import torch
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+from torchvision.transforms.v2.functional import is_pure_tensor
+
+from ..functional import DEFAULT_MODEL, ConditionSampler, ModelLike, add_camera_noise, load_model
+from ..model import NMFlowGAN
+
+__all__ = ["NMFlowGANNoise", "default_metadata_getter"]
+
+MetadataGetter = Union[str, Callable[[Any], tuple[Any, Any]], None]
+
+
+def default_metadata_getter(sample: Any) -> tuple[Any, Any]:
+    """``(camera, iso)`` from keys ``camera``/``iso`` (any case) of a dict sample or of the dict in an
+    ``(image, dict)`` tuple; ``None`` for what is missing."""
+    if isinstance(sample, (tuple, list)) and len(sample) == 2 and isinstance(sample[1], Mapping):
+        sample = sample[1]
+    if not isinstance(sample, Mapping):
+        return None, None
+    keys = {str(k).lower(): k for k in sample}
+    return tuple(sample[keys[name]] if name in keys else None for name in ("camera", "iso"))
+
+
+class NMFlowGANNoise(v2.Transform):
+    """Add realistic NM-FlowGAN camera noise to clean sRGB images (a ``transforms.v2`` transform).
+
+    Transforms ``tv_tensors.Image`` and plain tensors (torchvision's rule: the first plain tensor, only
+    when the sample has no Image), ``(3, H, W)`` or batched ``(B, 3, H, W)``, float in [0, 1] or uint8
+    in [0, 255], keeping type, dtype and device; boxes, masks, labels and other leaves pass through.
+    Camera and ISO come from the sample (``metadata_getter``) or are drawn from ``sampler``; all images
+    of one call share one draw (params ``camera``, ``iso``, ``seed``).
+
+    Fastest use: ``NMFlowGANNoise(path).to("cuda")`` on the batch after the DataLoader. Inside CPU
+    DataLoader workers it also works (pickles without weights; each process reloads them on the CPU).
+
+    Args:
+        model: shipped name (default ``"sidd"``), saved-model folder, or an :class:`NMFlowGAN`
+            (an in-memory model is pickled with its weights).
+        sampler: distribution of camera/ISO missing from the sample (default :class:`ConditionSampler`).
+        metadata_getter: ``"default"`` (:func:`default_metadata_getter`), a picklable callable
+            ``sample -> (camera, iso)``, or ``None`` to always draw.
+        pair_key: ``None`` returns the input structure with noisy images. A key such as ``"lq"``
+            returns the clean sample plus the noisy image under that key for dict samples, and
+            ``(noisy, clean)`` for a single image; put the transform last in a ``v2.Compose``.
+
+    Raises:
+        TypeError: PIL input (convert with ``v2.ToImage()`` first), wrong dtype, or a bad ``metadata_getter``.
+        ValueError: see :func:`~nmflowgan_aug.functional.add_camera_noise`; in pair mode a dict without
+            exactly one transformed image, or one that already holds ``pair_key``.
+    """
+
+    _transformed_types = (is_pure_tensor, tv_tensors.Image, PIL.Image.Image)
+
+    def __init__(
+        self,
+        model: ModelLike = DEFAULT_MODEL,
+        *,
+        sampler: ConditionSampler | None = None,
+        metadata_getter: MetadataGetter = "default",
+        pair_key: str | None = None,
+    ) -> None:
+        super().__init__()
+        if not (metadata_getter in ("default", None) or callable(metadata_getter)):
+            raise TypeError(f"metadata_getter must be 'default', a callable or None, got {metadata_getter!r}")
+        self.model_source = None if isinstance(model, NMFlowGAN) else str(model)
+        self.noise_model = load_model(model)
+        self.sampler = sampler or ConditionSampler()
+        self.metadata_getter = metadata_getter
+        self.pair_key = pair_key
+        self._metadata: tuple[Any, Any] = (None, None)
+
+    @property
+    def model(self) -> NMFlowGAN:
+        """The noise model; loaded on the CPU on first use after unpickling."""
+        if self._modules.get("noise_model") is None:
+            self.noise_model = load_model(self.model_source)
+        return self._modules["noise_model"]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        if self.model_source is not None:
+            state["_modules"] = {k: v for k, v in state["_modules"].items() if k != "noise_model"}
+        return state
+
+    def __repr__(self) -> str:  # compact: no child-module dump of the network
+        source = self.model_source or "<in-memory NMFlowGAN>"
+        return (
+            f"{type(self).__name__}(model={source!r}, sampler={self.sampler}, "
+            f"metadata_getter={self.metadata_getter!r}, pair_key={self.pair_key!r})"
+        )
+
+    def check_inputs(self, flat_inputs: list[Any]) -> None:
+        if any(isinstance(x, PIL.Image.Image) for x in flat_inputs):
+            raise TypeError(
+                "NMFlowGANNoise does not take PIL images; convert first with "
+                "v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), ...])"
+            )
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        """``camera``/``iso`` (from the sample, else drawn for B images) and the noise ``seed`` (int)."""
+        first = next((x for x in flat_inputs if isinstance(x, torch.Tensor)), None)
+        batch = first.shape[0] if first is not None and first.ndim == 4 else 1
+        seed = int(torch.randint(0, 2**62, ()))
+        cams, isos = self.sampler.sample(self.model.vocabulary, batch, torch.Generator().manual_seed(seed))
+        camera, iso = self._metadata
+        return {"camera": cams if camera is None else camera, "iso": isos if iso is None else iso, "seed": seed}
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        """Noisy copy of one image leaf (same type, dtype, device); ``params`` replay exactly."""
+        x = inpt.as_subclass(torch.Tensor)
+        generator = torch.Generator(device=x.device).manual_seed(params["seed"])
+        noisy, _, _ = add_camera_noise(x, params["camera"], params["iso"], model=self.model, generator=generator)
+        return tv_tensors.wrap(noisy, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else noisy
+
+    def forward(self, *inputs: Any) -> Any:
+        """Read camera/ISO with ``metadata_getter``, run the v2 machinery, then build the pair if asked."""
+        sample = inputs if len(inputs) > 1 else inputs[0]
+        getter = default_metadata_getter if self.metadata_getter == "default" else self.metadata_getter
+        self._metadata = (None, None) if getter is None else tuple(getter(sample))
+        try:
+            out = super().forward(*inputs)
+        finally:
+            self._metadata = (None, None)
+        return out if self.pair_key is None else _pair(sample, out, self.pair_key)
+
+
+def _pair(clean: Any, noisy: Any, key: str) -> Any:
+    if isinstance(clean, torch.Tensor):
+        return noisy, clean
+    if not isinstance(clean, Mapping):
+        raise TypeError(f"pair_key mode needs a dict sample or a single image, got {type(clean).__name__}")
+    if key in clean:
+        raise ValueError(f"the sample already has a {key!r} entry; choose another pair_key")
+    changed = [k for k, v in clean.items() if isinstance(v, torch.Tensor) and noisy[k] is not v]
+    if len(changed) != 1:
+        raise ValueError(f"pair_key mode needs exactly one image in the dict sample, found {changed}")
+    return {**clean, key: noisy[changed[0]]}
