@@ -609,8 +609,8 @@ def build_parser() -> argparse.ArgumentParser:
     o = p.add_argument_group("output")
     o.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help=f"output folder for {RESULT_STEM}.md / .json and the plots (default: %(default)s)")
-    o.add_argument("--readme", type=Path, metavar="MD",
-                   help=f"rewrite the block between {MARK_START} and {MARK_END} of this markdown file")
+    o.add_argument("--readme", type=Path, metavar="MD", nargs="+",
+                   help=f"rewrite the block between {MARK_START} and {MARK_END} of each of these markdown files")
     o.add_argument("--plots", action="store_true", help="also write diagnostic PNGs (see benchmarks/plots.py)")
     o.add_argument("--plot-blocks", type=int, default=2, metavar="N",
                    help="plots use at most N blocks per camera/ISO condition (default: %(default)s)")
@@ -732,9 +732,9 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
             for b in blocks if b.id in plot_ids
         ]
         written += write_plots(plot_blocks, [m.name for m in methods], out)
-    if args.readme is not None:
-        rewrite_readme(args.readme, table)
-        written.append(args.readme)
+    for readme in args.readme or []:
+        rewrite_readme(readme, table)
+        written.append(readme)
     results["written"] = [str(p) for p in written]
     return results
 

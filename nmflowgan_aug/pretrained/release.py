@@ -95,8 +95,9 @@ def model_card(name: str, run_dir: Path, fidelity: dict, method: str, compare: l
     ]
     if compare:
         lines += [
-            f"Rows other than `{method}` are for comparison (e.g. a model with the official U-Net size trained on the"
-            " same data, and the fitted baselines); see `benchmarks/results/noise_fidelity.md`.",
+            f"Rows other than `{method}` are the other methods scored in the same run (fitted baselines, or a model"
+            " with the official U-Net size trained on the same data when one is listed); see"
+            " `benchmarks/results/noise_fidelity.md`. No official-size row means that comparison was not run.",
             "",
         ]
     lines += [
