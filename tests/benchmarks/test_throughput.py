@@ -25,16 +25,20 @@ bench = _load()
 
 
 def test_tiny_run_prints_tables(tmp_path, capsys):
+    from nmflowgan_aug import NMFlowGAN, NMFlowGANConfig
+
     out = tmp_path / "tp.json"
+    tiny = NMFlowGAN(NMFlowGANConfig(unet_depth=2, unet_width=4)).save_pretrained(tmp_path / "tiny")
     res = bench.run([
+        "--model", str(tiny),
         "--device", "cpu", "--threads", "1", "--size", "32", "--batch-sizes", "2", "--warmup", "1", "--repeats", "1",
         "--step-batch", "2", "--step-patch", "32", "--step-layers", "3", "--step-features", "4",
-        "--shipped-depth", "2", "--shipped-width", "4", "--sweep", "--sweep-configs", "2x4,1x4", "--sweep-batch", "2",
+        "--sweep", "--sweep-configs", "2x4,1x4", "--sweep-batch", "2",
         "--json", str(out),
     ])
     text = capsys.readouterr().out
     assert "| model | batch | dtype | img/s |" in text
-    assert "untrained, same architecture (U-Net 2×4)" in text
+    assert f"shipped '{tiny}' (U-Net 2×4)" in text
     assert "official size" in text and "kornia RandomGaussianNoise" in text and "flow part alone" in text
     assert "DnCNN training step" in text and "U-Net size sweep" in text and "### Targets" in text
     assert "machine:" in text and "torch " in text
