@@ -11,15 +11,6 @@ from nmflowgan_aug.model.critic import Critic96, critic_loss, generator_loss, gr
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tensors are tiny: one intra-op thread is faster and immune to CPU oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class LinearCritic(nn.Module):
     """D(x) = <w, x> + c: its input gradient is w everywhere, so GP = (‖w‖ − 1)² exactly."""
 

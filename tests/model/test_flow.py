@@ -14,36 +14,10 @@ from nmflowgan_aug.model.flow import NoiseFlow, standard_normal_log_prob
 from nmflowgan_aug.model.flow_layers import ConditionalLinearTable, FlowCondition
 from nmflowgan_aug.vocab import OFFICIAL_VOCABULARY, SIDD_VOCABULARY
 
-DT = torch.float64
+from flow_helpers import DT, make_cond, randomize_
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tensors are tiny: one intra-op thread is faster and immune to CPU oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 VOCABS = {"onehot": OFFICIAL_VOCABULARY, "logiso": SIDD_VOCABULARY}
-
-
-def make_cond(vocab, cameras, isos, shape, seed=0) -> FlowCondition:
-    g = torch.Generator().manual_seed(seed)
-    clean = torch.rand(shape, generator=g, dtype=DT)
-    meta, row = vocab.encode(vocab.camera_codes(cameras, shape[0]), vocab.iso_values(isos, shape[0]))
-    return FlowCondition(clean, meta.to(DT), row)
-
-
-def randomize_(module: nn.Module, seed: int = 0, scale: float = 0.3) -> nn.Module:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
-        for m in module.modules():
-            if isinstance(m, nn.BatchNorm1d):
-                m.running_mean.normal_(0.0, 0.3, generator=g)
-                m.running_var.uniform_(0.5, 2.0, generator=g)
-    return module
 
 
 def make_flow(vocab, seed=0) -> NoiseFlow:

@@ -20,15 +20,6 @@ from nmflowgan_aug.vocab import OFFICIAL_VOCABULARY, SIDD_VOCABULARY
 SMALL = dict(unet_depth=2, unet_width=4)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tensors are tiny: one intra-op thread is faster and immune to CPU oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def seeded(seed=0, device="cpu"):
     return torch.Generator(device=device).manual_seed(seed)
 
