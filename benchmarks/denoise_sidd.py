@@ -58,6 +58,7 @@ if str(REPO) not in sys.path:  # run as a script from a checkout
 import nmflowgan_aug  # noqa: E402
 from nmflowgan_aug._io import atomic_write  # noqa: E402
 from nmflowgan_aug.denoisers import DnCNN  # noqa: E402
+from benchmarks._cli import HelpFormatter  # noqa: E402
 
 SHARED_DATA = Path(os.environ.get("NMFLOWGAN_SHARED_DATA", REPO.parent / "shared" / "data"))
 DEFAULT_MANIFEST = SHARED_DATA / "sidd_native" / "pairs.csv"
@@ -569,15 +570,6 @@ def write_results(results: dict, out_dir: Path, overwrite: bool) -> tuple[Path, 
 # command line
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show defaults, except None (those come from the preset or are explained in the help)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None or action.default is False or "default:" in (action.help or ""):
-            return action.help or ""
-        return super()._get_help_string(action)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="denoise_sidd.py",
@@ -591,7 +583,7 @@ def build_parser() -> argparse.ArgumentParser:
             + "; ".join(f"{k}: " + ", ".join(f"{a}={v}" for a, v in d.items()) for k, d in PRESETS.items())
             + ". Known noise sources: nmflowgan:DIR_OR_NAME, gaussian, hetero, simulator, real."
         ),
-        formatter_class=_HelpFormatter,
+        formatter_class=HelpFormatter,
     )
     g = p.add_argument_group("noise sources")
     g.add_argument("--sources", default=None,

@@ -48,6 +48,7 @@ if str(REPO) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO))
 
 import nmflowgan_aug  # noqa: E402
+from benchmarks._cli import HelpFormatter  # noqa: E402
 from nmflowgan_aug import NMFlowGAN, NMFlowGANConfig  # noqa: E402
 from nmflowgan_aug._io import atomic_write  # noqa: E402
 from nmflowgan_aug.denoisers import DnCNN  # noqa: E402
@@ -378,15 +379,6 @@ def step_overhead(
 # command line
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show defaults, except None/False (those are explained in the help text)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None or action.default is False or "default" in (action.help or ""):
-            return action.help or ""
-        return super()._get_help_string(action)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="throughput.py",
@@ -395,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
             "bf16/fp16 autocast), peak GPU memory, the flow alone and kornia RandomGaussianNoise as baselines, and the "
             "overhead of on-the-fly synthesis in one DnCNN training step, all measured in one process."
         ),
-        formatter_class=_HelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--model", default=None, metavar="DIR_OR_NAME",
                    help="the shipped model: a saved-model folder or a shipped name. Default: 'sidd' if "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -16,18 +15,11 @@ from nmflowgan_aug import NMFlowGAN, NMFlowGANConfig
 from nmflowgan_aug.data.sidd_mat import load_sidd_submission
 from nmflowgan_aug.vocab import OFFICIAL_VOCABULARY, SIDD_VOCABULARY
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "denoise_sidd.py"
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
-
-def _load():
-    spec = importlib.util.spec_from_file_location("denoise_sidd_under_test", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
-bench = _load()
+from benchmarks import denoise_sidd as bench  # noqa: E402
 
 TINY = ["--layers", "3", "--features", "4", "--batch-size", "2", "--patch-size", "32", "--iters", "2",
         "--no-progress", "--fit-max-size", "128", "--val-ids", "00"]
