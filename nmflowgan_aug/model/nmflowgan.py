@@ -89,6 +89,9 @@ class NMFlowGAN(nn.Module):
             v.meta_features, v.table_rows, self.config.num_bits, self.config.flow_features, v.iso_encoding == "log"
         )
         self.unet = UNet(3, self.config.unet_depth, self.config.unet_width)
+        # Channels-last (NHWC) weights and activations let oneDNN use its NHWC kernels: sampling on
+        # 2 CPU cores is about 1.4x faster than with NCHW (benchmarks/results/throughput_cpu.md).
+        self.to(memory_format=torch.channels_last)
         #: Provenance and metrics recorded with saved weights (``config.json`` ``metadata``).
         self.metadata: dict = {}
 
@@ -260,7 +263,7 @@ class NMFlowGAN(nn.Module):
         Args:
             clean: validated sRGB in [0, 1] (any float dtype), ``(B, 3, H, W)``.
         """
-        clean_scaled = clean.to(next(self.parameters()).dtype) * self.max_level
+        clean_scaled = clean.to(next(self.parameters()).dtype, memory_format=torch.channels_last) * self.max_level
         clean_levels = torch.round(clean_scaled)
         device_type = clean.device.type
         with torch.no_grad(), torch.autocast(device_type, enabled=False):
@@ -296,9 +299,14 @@ class NMFlowGAN(nn.Module):
         Raises:
             TypeError: non-float input.
             ValueError: wrong shape or channel count, values outside [0, 1], NaN, unknown camera,
-                unsupported ISO, or per-sample metadata of the wrong length.
+                unsupported ISO, per-sample metadata of the wrong length, or a 1-pixel image.
         """
         check_srgb_batch(clean, "clean")
+        if clean.shape[-2] * clean.shape[-1] < 2:
+            raise ValueError(
+                f"clean is {clean.shape[-2]}×{clean.shape[-1]} pixels; at least 2 pixels per image are needed "
+                "(the SDL normalises over the image, reference §1.4)"
+            )
         cams, isos = self.encode_conditions(camera, iso, clean.shape[0], clean.device)
         was_training = self.training
         self.eval()
@@ -306,7 +314,7 @@ class NMFlowGAN(nn.Module):
             levels = self.synthesize_levels(clean, cams, isos, generator)
         finally:
             self.train(was_training)
-        return (levels / self.max_level).to(clean.dtype)
+        return torch.empty_like(clean).copy_(levels / self.max_level)  # caller's dtype and memory format
 
     # ------------------------------------------------------------------ persistence
     def save_pretrained(self, directory: str | os.PathLike, metadata: dict | None = None, overwrite: bool = False) -> Path:

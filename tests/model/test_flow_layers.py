@@ -19,6 +19,7 @@ from nmflowgan_aug.model.flow_layers import (
     FlowCondition,
     MetaEncoder,
     NoiseExtraction,
+    PointwiseNet,
     SignalDependentLinear,
     StructureAwareLinear,
     UniformDequantization,
@@ -174,6 +175,24 @@ def test_sdl_channel_order_matches_official():
         first.copy_(saved)
         first[:, :3] = 0  # cut the embedding
     assert not torch.allclose(layer(x, a)[0], layer(x, b)[0])
+
+
+def test_pointwise_net_fused_forward_equals_layer_by_layer():
+    """forward() composes the first two 1×1 convs and drops their biases; the result must equal running
+    ``body`` layer by layer with ``nn.InstanceNorm2d``, for non-constant input in every channel."""
+    torch.manual_seed(21)
+    net = randomize_(PointwiseNet(6, 6, 16).to(DT), 21)
+    x = torch.randn(2, 6, 5, 7, dtype=DT) * 3 + 1
+    h = x
+    for layer in net.body:
+        if isinstance(layer, nn.Sequential):
+            conv, norm, act = layer
+            reference_norm = nn.InstanceNorm2d(norm.num_channels, affine=True, eps=norm.eps).to(DT)
+            reference_norm.load_state_dict(norm.state_dict())  # same keys as the official layer
+            h = act(reference_norm(conv(h)))
+        else:
+            h = layer(h)
+    torch.testing.assert_close(net(x), h, rtol=0, atol=1e-12)
 
 
 def test_sdl_ignores_camera_and_iso():

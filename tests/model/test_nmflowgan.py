@@ -266,7 +266,7 @@ def test_sample_odd_sizes(hw, depth):
 
 def test_sample_single_pixel_image_is_rejected(model):
     """1×1 images cannot be sampled: the SDL's instance norm needs more than one pixel (reference §1.4)."""
-    with pytest.raises(ValueError, match="spatial element"):
+    with pytest.raises(ValueError, match=r"1×1 pixels; at least 2"):
         model.sample(clean_batch(1, 1, 1), "GP", 800)
 
 
