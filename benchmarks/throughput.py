@@ -3,8 +3,8 @@
 
 Measured in one process, on one device, so that the ratios are meaningful:
 
-* images per second of ``NMFlowGAN.sample`` at 256×256 for batch sizes 16 and 64, in fp32 and (on
-  CUDA) under bf16 / fp16 autocast, for the **shipped** model and the **official-size** model
+* images per second of ``NMFlowGAN.sample`` at 256×256 for batch sizes 16 and 64, in fp32 and under
+  bf16 / fp16 autocast (on CUDA; bf16 also on CPUs with native bf16, AVX512-BF16 or AMX), for the **shipped** model and the **official-size** model
   (flow + U-Net depth 5 × width 64, 31 M parameters), with peak GPU memory;
 * the same for two baselines: the flow part alone (pixel-wise noise, no U-Net) and kornia's
   ``RandomGaussianNoise``;
@@ -94,6 +94,7 @@ def machine_info(device: torch.device) -> dict[str, Any]:
         "nmflowgan_aug": nmflowgan_aug.__version__,
         "platform": platform.platform(),
         "device": str(device),
+        "cpu_native_bf16": cpu_has_native_bf16(),
         "load_average_1min": _loadavg(),
     }
     try:
@@ -208,6 +209,11 @@ def measure(
     if device.type == "cuda":
         peak = (torch.cuda.max_memory_allocated(device) - base) / 2**20
     return Timing(statistics.median(times), times, f"{max(1, s.warmup)}× at batch {batch}", None, peak)
+
+
+def cpu_has_native_bf16() -> bool:
+    """oneDNN has native bf16 kernels here (AVX512-BF16 or AMX); elsewhere CPU bf16 is emulated and slow."""
+    return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def autocast_ctx(device: torch.device, dtype_name: str):
@@ -403,7 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=256, help="image side for the sampling measurements")
     p.add_argument("--batch-sizes", default="16,64", help="comma-separated batch sizes")
     p.add_argument("--dtypes", default="fp32,bf16,fp16",
-                   help="fp32 and autocast dtypes to time; bf16/fp16 are measured on CUDA only")
+                   help="fp32 and autocast dtypes to time; fp16 is measured on CUDA only, bf16 on CUDA and on "
+                        "CPUs with native bf16")
     p.add_argument("--warmup", type=int, default=None, help="warm-up calls per measurement (default 3; --quick 1)")
     p.add_argument("--repeats", type=int, default=None, help="timed calls per measurement, median reported "
                                                               "(default 10; --quick 3)")
@@ -508,7 +515,9 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     unknown = [d for d in dtypes if d not in DTYPES]
     if unknown:
         raise SystemExit(f"unknown --dtypes {unknown}; known: {list(DTYPES)}")
-    run_dtypes = [d for d in dtypes if d == "fp32" or device.type == "cuda"]
+    run_dtypes = [
+        d for d in dtypes if d == "fp32" or device.type == "cuda" or (d == "bf16" and cpu_has_native_bf16())
+    ]
     sweep = parse_sweep(args.sweep_configs) if args.sweep else []
     command = shlex.join(["python", "benchmarks/throughput.py", *(sys.argv[1:] if argv is None else argv)])
 
@@ -613,7 +622,9 @@ def render(results: dict[str, Any]) -> str:
         + (" (**busy machine: other processes compete for the cores, numbers are pessimistic**)"
            if _busy(info['load_average_1min'], results.get('load_average_end'), info['cpu_cores_usable']) else ""),
         f"- torch {info['torch']}, kornia {info['kornia']}, nmflowgan_aug {info['nmflowgan_aug']}, "
-        f"python {info['python']}, device {info['device']}",
+        f"python {info['python']}, device {info['device']}"
+        + (f"; CPU native bf16: {'yes' if info.get('cpu_native_bf16') else 'no'}" if info["device"] == "cpu" else ""),
+        "- bf16/fp16 rows: autocast applies to the U-Net; the flow always runs in fp32",
         f"- shipped model: {results['shipped']}",
         f"- timing: median of repeats after warm-up ({results['settings']['warmup']} warm-up, up to "
         f"{results['settings']['repeats']} repeats); sampling under torch.inference_mode; CUDA events on GPU",

@@ -284,8 +284,8 @@ class NMFlowGAN(nn.Module):
         """Synthesize realistic camera noise on clean sRGB images.
 
         Runs in eval mode (the module's mode is restored afterwards) under ``torch.inference_mode()``.
-        Works on CPU and CUDA and under bf16/fp16 autocast on CUDA (the flow itself always runs in
-        float32).
+        Works on CPU and CUDA, and under bf16/fp16 autocast on CUDA or bf16 autocast on CPU: only the
+        U-Net follows autocast, the flow always runs in float32.
 
         Args:
             clean: clean sRGB images in [0, 1], float, ``(B, 3, H, W)``, any H and W.

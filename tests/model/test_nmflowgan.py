@@ -279,6 +279,34 @@ def test_sample_seeded_reproducibility(model):
     assert not torch.equal(a, c)
 
 
+def test_sample_keeps_the_callers_memory_format(model):
+    """The model runs channels-last inside; the output has the input's layout, whichever it is."""
+    clean = clean_batch()
+    a = model.sample(clean, "S6", 800, generator=seeded(42))
+    b = model.sample(clean.contiguous(memory_format=torch.channels_last), "S6", 800, generator=seeded(42))
+    assert a.is_contiguous() and b.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_sample_under_cpu_bf16_autocast_stays_close_to_fp32():
+    """Under bf16 autocast only the U-Net runs in bf16 (the flow is forced to fp32): with the same
+    generator the output stays float32 and close to the fp32 one."""
+    m = small_model(seed=3, unet_depth=3, unet_width=8)
+    clean = clean_batch(2, 32, 32)
+    flow_only = m.sample(clean, "S6", 800, generator=seeded(5))  # the U-Net head starts at zero
+    with torch.no_grad():  # move the head so that the U-Net changes the noise by several levels
+        m.unet.last.weight.normal_(0, 0.5, generator=seeded(4))
+    ref = m.sample(clean, "S6", 800, generator=seeded(5))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = m.sample(clean, "S6", 800, generator=seeded(5))
+    assert out.dtype == torch.float32
+    unet_effect = (ref - flow_only).abs().mean()
+    assert unet_effect * 255 > 2  # 8-bit levels
+    # bf16 keeps 8 significant bits: its error is a small part of the U-Net's change, far below the
+    # 1-level steps a bf16 flow would make on values near 255
+    assert (out - ref).abs().max() < 0.1 * unet_effect
+
+
 def test_sample_condition_forms_are_equivalent(model):
     clean = clean_batch(2)
     same = [
