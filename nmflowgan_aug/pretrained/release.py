@@ -3,7 +3,8 @@ SHA-256 in ``registry.json`` and write ``MODEL_CARD.md`` from the run's own file
 benchmark JSON (so every number in the card comes from a script run, not from hand).
 
     python -m nmflowgan_aug.pretrained.release runs/sidd_native --name sidd \
-        --fidelity benchmarks/results/noise_fidelity.json --method sidd --compare official_size
+        --fidelity benchmarks/results/noise_fidelity.json --method sidd --compare gaussian \
+        --official official_size=runs/sidd_native_official --throughput benchmarks/results/throughput_cpu.json
 """
 
 from __future__ import annotations
@@ -41,13 +42,86 @@ def _metric_rows(fidelity: dict, methods: list[str]) -> list[str]:
     return rows
 
 
-def model_card(name: str, run_dir: Path, fidelity: dict, method: str, compare: list[str]) -> str:
-    """The markdown model card of a shipped model (see the module docstring for the sources)."""
+def _training_summary(run_dir: Path) -> str:
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    history = metrics["history"]
+    return (f"{len(history)} epochs, {history[-1]['step']} iterations, device `{metrics['device']}`,"
+            f" {sum(h['seconds'] for h in history) / 60:.1f} minutes")
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _best_img_s(throughput: dict, what: str) -> float | None:
+    values = [r["img_s"] for r in throughput["rows"] if r["what"] == what and r["dtype"] == "fp32" and r["img_s"]]
+    return max(values) if values else None
+
+
+def official_size_section(
+    fidelity: dict, method: str, run_dir: Path, official_method: str, official_run: Path, throughput: dict | None
+) -> list[str]:
+    """Card section: fidelity of this model against the same recipe at the official U-Net/critic size.
+
+    Both models come from the same fidelity benchmark run; the recipe difference is read from the two
+    runs' ``config.yaml`` and the speed ratio from a ``benchmarks/throughput.py`` JSON.
+    """
+    mine = _flatten(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    theirs = _flatten(yaml.safe_load((official_run / "config.yaml").read_text()))
+    changed = [k for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k) and k != "name"]
+    summary = fidelity["summary"]["methods"]
+    for m in (method, official_method):
+        if m not in summary:
+            raise ValueError(f"method {m!r} is not in the fidelity results; present: {sorted(summary)}")
+    lines = [
+        "## Cost of the smaller U-Net against the official size, measured",
+        "",
+        f"`{official_method}` is the same recipe with these settings changed: "
+        + (", ".join(f"`{k}` {mine.get(k)} → {theirs.get(k)}" for k in changed) or "none")
+        + f"; trained on the same data and machine ({_training_summary(official_run)}; this model:"
+        f" {_training_summary(run_dir)}). Both were scored in the fidelity run above.",
+        "",
+        "| metric (all blocks) | this model | official size | this model − official |",
+        "|---|---|---|---|",
+    ]
+    for key, label in METRICS:
+        a, b = summary[method][key]["all"]["mean"], summary[official_method][key]["all"]["mean"]
+        lines.append(f"| {label} | {a:.4f} | {b:.4f} | {a - b:+.4f} |")
+    if throughput is not None:
+        fast, slow = _best_img_s(throughput, "shipped"), _best_img_s(throughput, "official")
+        if fast and slow:
+            machine = throughput["machine"]
+            lines += ["", f"Sampling speed at {throughput['size']}×{throughput['size']}, fp32, best batch, on"
+                      f" {machine['cpu']} ({machine['cpu_cores_usable']} cores) / GPU {machine.get('gpu') or 'none'}:"
+                      f" {fast:.1f} img/s for the shipped size against {slow:.1f} img/s for the official size"
+                      f" ({fast / slow:.1f}×), from `{throughput['command']}`."]
+    return [*lines, ""]
+
+
+def model_card(
+    name: str,
+    run_dir: Path,
+    fidelity: dict,
+    method: str,
+    compare: list[str],
+    official: tuple[str, Path] | None = None,
+    throughput: dict | None = None,
+) -> str:
+    """The markdown model card of a shipped model (see the module docstring for the sources).
+
+    ``official`` is ``(method, run_dir)`` of the same recipe trained at the official U-Net size; it adds
+    the measured fidelity cost of the shipped size (and its speed gain, from ``throughput``).
+    """
     doc = json.loads((run_dir / "model" / "config.json").read_text())
     config, meta = doc["config"], doc.get("metadata", {})
     train_cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    history = metrics["history"]
     cams = ", ".join(f"`{c}` ({SIDD_CAMERA_NAMES.get(c, 'camera')})" for c in config["cameras"])
     lines = [
         f"# Model card: `{name}`",
@@ -66,8 +140,7 @@ def model_card(name: str, run_dir: Path, fidelity: dict, method: str, compare: l
         "- `sidd_small_256` was not used: its frames were resized by their publisher, which shrank the noise"
         " (about 0.83×) and destroyed its spatial correlation, so it would teach the wrong noise.",
         f"- Command: `python train_noise_model.py --config configs/{train_cfg['name']}.yaml`"
-        f" ({len(history)} epochs, {history[-1]['step']} iterations, device `{metrics['device']}`,"
-        f" {sum(h['seconds'] for h in history) / 60:.1f} minutes).",
+        f" ({_training_summary(run_dir)}).",
         "",
         "## Architecture",
         "",
@@ -97,9 +170,11 @@ def model_card(name: str, run_dir: Path, fidelity: dict, method: str, compare: l
         lines += [
             f"Rows other than `{method}` are the other methods scored in the same run (fitted baselines, or a model"
             " with the official U-Net size trained on the same data when one is listed); see"
-            " `benchmarks/results/noise_fidelity.md`. No official-size row means that comparison was not run.",
+            " `benchmarks/results/noise_fidelity.md`.",
             "",
         ]
+    if official is not None:
+        lines += official_size_section(fidelity, method, run_dir, official[0], official[1], throughput)
     lines += [
         "## Licence",
         "",
@@ -119,23 +194,42 @@ def model_card(name: str, run_dir: Path, fidelity: dict, method: str, compare: l
     return "\n".join(lines)
 
 
-def release(run_dir: Path, name: str, fidelity_json: Path, method: str, compare: list[str], overwrite: bool) -> Path:
+def release(
+    run_dir: Path,
+    name: str,
+    fidelity_json: Path,
+    method: str,
+    compare: list[str],
+    overwrite: bool,
+    official: tuple[str, Path] | None = None,
+    throughput_json: Path | None = None,
+) -> Path:
     """Copy ``run_dir/model`` to ``nmflowgan_aug/pretrained/<name>/``, write its card and register it.
+
+    Args:
+        official: ``(method, run_dir)`` of the official-size run scored in the same fidelity JSON.
+        throughput_json: ``benchmarks/throughput.py --json`` output, for the speed line of that section.
 
     Raises:
         FileNotFoundError: missing run files.
         FileExistsError: the model exists and ``overwrite`` is False.
-        ValueError: weights over 20 MB, or the method missing from the fidelity JSON.
+        ValueError: weights over 20 MB, or a method missing from the fidelity JSON.
     """
     source = run_dir / "model" / "model.safetensors"
-    for needed in (source, run_dir / "model" / "config.json", run_dir / "metrics.json", fidelity_json):
-        if not needed.is_file():
-            raise FileNotFoundError(f"missing {needed}")
+    needed = [source, run_dir / "model" / "config.json", run_dir / "metrics.json", fidelity_json]
+    if official is not None:
+        needed += [official[1] / "config.yaml", official[1] / "metrics.json"]
+    if throughput_json is not None:
+        needed.append(throughput_json)
+    for path in needed:
+        if not path.is_file():
+            raise FileNotFoundError(f"missing {path}")
     if source.stat().st_size > MAX_BYTES:
         raise ValueError(f"{source} is {source.stat().st_size / 2**20:.1f} MiB; shipped weights must be at most 20 MiB")
     target = _HERE / name
     refuse_overwrite(target / "model.safetensors", overwrite)
-    card = model_card(name, run_dir, json.loads(fidelity_json.read_text()), method, compare)
+    throughput = json.loads(throughput_json.read_text()) if throughput_json is not None else None
+    card = model_card(name, run_dir, json.loads(fidelity_json.read_text()), method, compare, official, throughput)
     target.mkdir(parents=True, exist_ok=True)
     for file in ("model.safetensors", "config.json"):
         atomic_write(target / file, lambda p, f=file: shutil.copyfile(run_dir / "model" / f, p))
@@ -153,9 +247,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fidelity", type=Path, required=True, help="JSON written by benchmarks/noise_fidelity.py")
     p.add_argument("--method", required=True, help="this model's method name in the fidelity JSON")
     p.add_argument("--compare", nargs="*", default=[], help="other methods of the JSON to show in the card")
+    p.add_argument("--official", metavar="METHOD=RUN_DIR",
+                   help="the same recipe trained at the official U-Net size, scored in the same fidelity JSON")
+    p.add_argument("--throughput", type=Path, help="benchmarks/throughput.py --json output (speed of both sizes)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing shipped model of that name")
     args = p.parse_args(argv)
-    target = release(args.run_dir, args.name, args.fidelity, args.method, args.compare, args.overwrite)
+    official = None
+    if args.official:
+        method, sep, run = args.official.partition("=")
+        if not sep or not method or not run:
+            p.error(f"--official expects METHOD=RUN_DIR, got {args.official!r}")
+        official = (method, Path(run))
+    target = release(
+        args.run_dir, args.name, args.fidelity, args.method, args.compare, args.overwrite, official, args.throughput
+    )
     print(f"shipped {args.name!r} in {target}")
     return 0
 

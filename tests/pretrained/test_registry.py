@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from nmflowgan_aug import NMFlowGAN, NMFlowGANConfig, list_pretrained
@@ -28,9 +30,34 @@ def test_shipped_models_load_and_have_a_card(name):
     assert (folder / "model.safetensors").stat().st_size <= 20 * 1024 * 1024
 
 
-def test_release_copies_weights_registers_checksum_and_writes_card(tmp_path, monkeypatch):
-    import json
+def _fake_run(folder, unet_depth=2, critic_width=16, seconds=60.0):
+    """A run folder in the layout train_noise_model.py writes, with a tiny model."""
+    NMFlowGAN(NMFlowGANConfig(unet_depth=unet_depth, unet_width=4)).save_pretrained(
+        folder / "model", metadata={"training_data": "x/pairs.csv"}
+    )
+    (folder / "config.yaml").write_text(
+        f"name: {folder.name}\nmodel: {{unet_depth: {unet_depth}}}\n"
+        "data: {train: {ids: ['05']}, val: {ids: ['00']}, patch_size: 96, stride: 48}\n"
+        f"critic: {{width: {critic_width}, gp_weight: 10.0}}\n"
+    )
+    (folder / "metrics.json").write_text(json.dumps(
+        {"train_patches": 10, "device": "cpu", "history": [{"step": 5, "seconds": seconds}]}
+    ))
+    return folder
 
+
+def _fidelity_json(path, means):
+    """A noise_fidelity.py summary with one group 'all' and the given method -> mean (all metrics)."""
+    fidelity = {"seeds": [0], "command_line": "python benchmarks/noise_fidelity.py", "version": "0", "created": "now",
+                "summary": {"groups": {"all": ["00"]}, "methods": {
+                    m: {k: {"all": {"mean": v, "std": 0.001}} for k in ("kld_official", "kld_block", "akld")}
+                    for m, v in means.items()}}}
+    path.write_text(json.dumps(fidelity))
+    return path
+
+
+@pytest.fixture
+def package_dir(tmp_path, monkeypatch):
     from nmflowgan_aug.pretrained import release as rel
 
     pkg = tmp_path / "pkg"
@@ -38,27 +65,56 @@ def test_release_copies_weights_registers_checksum_and_writes_card(tmp_path, mon
     (pkg / "registry.json").write_text("{}\n")
     monkeypatch.setattr(rel, "_HERE", pkg)
     monkeypatch.setattr(rel, "REGISTRY_FILE", pkg / "registry.json")
-    run = tmp_path / "run"
-    NMFlowGAN(NMFlowGANConfig(unet_depth=2, unet_width=4)).save_pretrained(run / "model", metadata={"training_data": "x/pairs.csv"})
-    (run / "config.yaml").write_text(
-        "name: sidd_native\ndata: {train: {ids: ['05']}, val: {ids: ['00']}, patch_size: 96, stride: 48}\n"
-        "critic: {width: 16, gp_weight: 10.0}\n"
-    )
-    (run / "metrics.json").write_text(json.dumps(
-        {"train_patches": 10, "device": "cpu", "history": [{"step": 5, "seconds": 60.0}]}
-    ))
-    cell = {"mean": 0.05, "std": 0.001}
-    fidelity = {"seeds": [0], "command_line": "python benchmarks/noise_fidelity.py", "version": "0", "created": "now",
-                "summary": {"groups": {"all": ["00"]}, "methods": {
-                    m: {k: {"all": cell} for k in ("kld_official", "kld_block", "akld")} for m in ("ours", "gaussian")}}}
-    (tmp_path / "f.json").write_text(json.dumps(fidelity))
+    return pkg
 
-    target = rel.release(run, "tiny", tmp_path / "f.json", "ours", ["gaussian"], overwrite=False)
-    registry = json.loads((pkg / "registry.json").read_text())
+
+def test_release_copies_weights_registers_checksum_and_writes_card(tmp_path, package_dir):
+    from nmflowgan_aug.pretrained import release as rel
+
+    run = _fake_run(tmp_path / "sidd_native")
+    fidelity = _fidelity_json(tmp_path / "f.json", {"ours": 0.05, "gaussian": 0.05})
+
+    target = rel.release(run, "tiny", fidelity, "ours", ["gaussian"], overwrite=False)
+    registry = json.loads((package_dir / "registry.json").read_text())
     assert registry == {"tiny": {"folder": "tiny", "sha256": sha256_of(target / "model.safetensors")}}
     card = (target / "MODEL_CARD.md").read_text()
     assert "| ours | AKLD | 0.0500 ± 0.0010 |" in card and "| gaussian |" in card
+    assert "official size" not in card.lower().split("## metrics")[1]  # no comparison section without a run
     with pytest.raises(FileExistsError):
-        rel.release(run, "tiny", tmp_path / "f.json", "ours", [], overwrite=False)
+        rel.release(run, "tiny", fidelity, "ours", [], overwrite=False)
     with pytest.raises(ValueError, match="not in the fidelity results"):
-        rel.release(run, "tiny", tmp_path / "f.json", "nope", [], overwrite=True)
+        rel.release(run, "tiny", fidelity, "nope", [], overwrite=True)
+
+
+def test_release_card_states_the_measured_cost_against_the_official_size(tmp_path, package_dir):
+    from nmflowgan_aug.pretrained import release as rel
+
+    run = _fake_run(tmp_path / "sidd_native", unet_depth=2, critic_width=16, seconds=600.0)
+    official = _fake_run(tmp_path / "sidd_native_official", unet_depth=3, critic_width=64, seconds=2400.0)
+    fidelity = _fidelity_json(tmp_path / "f.json", {"ours": 0.08, "big": 0.07})
+    rows = [{"what": w, "dtype": d, "img_s": v} for w, d, v in
+            (("shipped", "fp32", 6.0), ("shipped", "fp32", 7.0), ("shipped", "bf16", 9.0), ("official", "fp32", 1.75))]
+    throughput = tmp_path / "t.json"
+    throughput.write_text(json.dumps({"rows": rows, "size": 256, "command": "python benchmarks/throughput.py",
+                                      "machine": {"cpu": "Xeon", "cpu_cores_usable": 2, "gpu": None}}))
+
+    target = rel.release(run, "tiny", fidelity, "ours", [], False, ("big", official), throughput)
+    card = (target / "MODEL_CARD.md").read_text()
+    section = card.split("## Cost of the smaller U-Net against the official size, measured")[1].split("## Licence")[0]
+    assert "`critic.width` 16 → 64" in section and "`model.unet_depth` 2 → 3" in section
+    assert "`name`" not in section
+    assert "40.0 minutes" in section and "10.0 minutes" in section
+    assert "| AKLD | 0.0800 | 0.0700 | +0.0100 |" in section
+    assert "7.0 img/s for the shipped size against 1.8 img/s for the official size (4.0×)" in section
+    with pytest.raises(ValueError, match="'missing' is not in the fidelity results"):
+        rel.release(run, "tiny", fidelity, "ours", [], True, ("missing", official), None)
+    with pytest.raises(FileNotFoundError, match="config.yaml"):
+        rel.release(run, "tiny", fidelity, "ours", [], True, ("big", tmp_path / "nowhere"), None)
+
+
+def test_release_cli_rejects_a_malformed_official_argument(tmp_path, capsys):
+    from nmflowgan_aug.pretrained import release as rel
+
+    with pytest.raises(SystemExit):
+        rel.main([str(tmp_path), "--name", "x", "--fidelity", "f.json", "--method", "m", "--official", "no-equals"])
+    assert "METHOD=RUN_DIR" in capsys.readouterr().err
