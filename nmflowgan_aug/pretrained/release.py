@@ -64,6 +64,24 @@ def _best_img_s(throughput: dict, what: str) -> float | None:
     return max(values) if values else None
 
 
+def _matched_iteration_rows(run_dir: Path, official_run: Path) -> list[str]:
+    """Training-time validation of both runs at the last iteration count they both reached."""
+    mine, theirs = (
+        {h["step"]: h for h in json.loads((r / "metrics.json").read_text())["history"] if "val_kld" in h}
+        for r in (run_dir, official_run)
+    )
+    common = sorted(set(mine) & set(theirs))
+    if not common:
+        return []
+    a, b = mine[common[-1]], theirs[common[-1]]
+    return [
+        "",
+        f"At the same iteration ({common[-1]}, epoch {a['epoch']}), the validation run during training"
+        " (`val_kld`, `val_akld`: fixed-seed samples on the validation patches, `metrics.json`):"
+        f" this model {a['val_kld']:.4f} / {a['val_akld']:.4f}, official size {b['val_kld']:.4f} / {b['val_akld']:.4f}.",
+    ]
+
+
 def official_size_section(
     fidelity: dict, method: str, run_dir: Path, official_method: str, official_run: Path, throughput: dict | None
 ) -> list[str]:
@@ -93,6 +111,7 @@ def official_size_section(
     for key, label in METRICS:
         a, b = summary[method][key]["all"]["mean"], summary[official_method][key]["all"]["mean"]
         lines.append(f"| {label} | {a:.4f} | {b:.4f} | {a - b:+.4f} |")
+    lines += _matched_iteration_rows(run_dir, official_run)
     if throughput is not None:
         fast, slow = _best_img_s(throughput, "shipped"), _best_img_s(throughput, "official")
         if fast and slow:

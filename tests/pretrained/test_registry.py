@@ -30,7 +30,7 @@ def test_shipped_models_load_and_have_a_card(name):
     assert (folder / "model.safetensors").stat().st_size <= 20 * 1024 * 1024
 
 
-def _fake_run(folder, unet_depth=2, critic_width=16, seconds=60.0):
+def _fake_run(folder, unet_depth=2, critic_width=16, seconds=60.0, history=None):
     """A run folder in the layout train_noise_model.py writes, with a tiny model."""
     NMFlowGAN(NMFlowGANConfig(unet_depth=unet_depth, unet_width=4)).save_pretrained(
         folder / "model", metadata={"training_data": "x/pairs.csv"}
@@ -41,7 +41,7 @@ def _fake_run(folder, unet_depth=2, critic_width=16, seconds=60.0):
         f"critic: {{width: {critic_width}, gp_weight: 10.0}}\n"
     )
     (folder / "metrics.json").write_text(json.dumps(
-        {"train_patches": 10, "device": "cpu", "history": [{"step": 5, "seconds": seconds}]}
+        {"train_patches": 10, "device": "cpu", "history": history or [{"step": 5, "seconds": seconds}]}
     ))
     return folder
 
@@ -89,8 +89,12 @@ def test_release_copies_weights_registers_checksum_and_writes_card(tmp_path, pac
 def test_release_card_states_the_measured_cost_against_the_official_size(tmp_path, package_dir):
     from nmflowgan_aug.pretrained import release as rel
 
-    run = _fake_run(tmp_path / "sidd_native", unet_depth=2, critic_width=16, seconds=600.0)
-    official = _fake_run(tmp_path / "sidd_native_official", unet_depth=3, critic_width=64, seconds=2400.0)
+    def epochs(n, seconds, kld):
+        return [{"epoch": e, "step": 10 * e, "seconds": seconds / n, "val_kld": kld + e, "val_akld": 2 * kld + e}
+                for e in range(1, n + 1)]
+
+    run = _fake_run(tmp_path / "sidd_native", 2, 16, history=epochs(6, 600.0, 0.1))
+    official = _fake_run(tmp_path / "sidd_native_official", 3, 64, history=epochs(4, 2400.0, 0.3))
     fidelity = _fidelity_json(tmp_path / "f.json", {"ours": 0.08, "big": 0.07})
     rows = [{"what": w, "dtype": d, "img_s": v} for w, d, v in
             (("shipped", "fp32", 6.0), ("shipped", "fp32", 7.0), ("shipped", "bf16", 9.0), ("official", "fp32", 1.75))]
@@ -103,7 +107,9 @@ def test_release_card_states_the_measured_cost_against_the_official_size(tmp_pat
     section = card.split("## Cost of the smaller U-Net against the official size, measured")[1].split("## Licence")[0]
     assert "`critic.width` 16 → 64" in section and "`model.unet_depth` 2 → 3" in section
     assert "`name`" not in section
-    assert "40.0 minutes" in section and "10.0 minutes" in section
+    assert "4 epochs, 40 iterations" in section and "40.0 minutes" in section and "10.0 minutes" in section
+    assert "At the same iteration (40, epoch 4)" in section
+    assert "this model 4.1000 / 4.2000, official size 4.3000 / 4.6000" in section
     assert "| AKLD | 0.0800 | 0.0700 | +0.0100 |" in section
     assert "7.0 img/s for the shipped size against 1.8 img/s for the official size (4.0×)" in section
     with pytest.raises(ValueError, match="'missing' is not in the fidelity results"):
