@@ -95,6 +95,9 @@ def machine_info(device: torch.device) -> dict[str, Any]:
         "platform": platform.platform(),
         "device": str(device),
         "cpu_native_bf16": cpu_has_native_bf16(),
+        # glibc returns large freed blocks to the OS, so every big CPU tensor is page-faulted afresh;
+        # these variables (or a caching allocator in LD_PRELOAD) change CPU timings by up to 2x.
+        "allocator_env": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_") or k == "LD_PRELOAD"},
         "load_average_1min": _loadavg(),
     }
     try:
@@ -625,6 +628,8 @@ def render(results: dict[str, Any]) -> str:
         f"python {info['python']}, device {info['device']}"
         + (f"; CPU native bf16: {'yes' if info.get('cpu_native_bf16') else 'no'}" if info["device"] == "cpu" else ""),
         "- bf16/fp16 rows: autocast applies to the U-Net; the flow always runs in fp32",
+        "- allocator settings: "
+        + (", ".join(f"`{k}={v}`" for k, v in info.get("allocator_env", {}).items()) or "defaults (no MALLOC_* or LD_PRELOAD)"),
         f"- shipped model: {results['shipped']}",
         f"- timing: median of repeats after warm-up ({results['settings']['warmup']} warm-up, up to "
         f"{results['settings']['repeats']} repeats); sampling under torch.inference_mode; CUDA events on GPU",
