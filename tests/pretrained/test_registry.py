@@ -111,6 +111,7 @@ def test_release_card_states_the_measured_cost_against_the_official_size(tmp_pat
     assert "At the same iteration (40, epoch 4)" in section
     assert "this model 4.1000 / 4.2000, official size 4.3000 / 4.6000" in section
     assert "| AKLD | 0.0800 | 0.0700 | +0.0100 |" in section
+    assert "The shipped size is worse on KLD (NM-FlowGAN protocol), KLD (NAFlow protocol), AKLD." in section
     assert "7.0 img/s for the shipped size against 1.8 img/s for the official size (4.0×)" in section
     with pytest.raises(ValueError, match="'missing' is not in the fidelity results"):
         rel.release(run, "tiny", fidelity, "ours", [], True, ("missing", official), None)
