@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -257,7 +258,11 @@ class Trainer:
                     sums.setdefault(k, []).append(v)
                 bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in sums.items()})
             self.sched_g.step()
-            self.sched_c.step()
+            with warnings.catch_warnings():
+                # During the flow-only warm-up the critic has not stepped yet; its schedule still counts
+                # epochs (milestones are epochs of the whole run), so torch's order warning is a false alarm.
+                warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+                self.sched_c.step()
             self.state.epoch += 1
             record = {"epoch": self.state.epoch, "step": self.state.step, "lr": self.sched_g.get_last_lr()[0]}
             record.update({f"train_{k}": float(np.mean(v)) for k, v in sums.items()})
