@@ -39,10 +39,22 @@ class ModelConfig:
 
 @dataclass
 class CriticConfig:
-    """The 96×96 WGAN-GP critic."""
+    """The 96×96 WGAN-GP critic.
+
+    Attributes:
+        noise_scale: factor on the noise channels of the critic input, ``concat(noise·s, clean) / 256``
+            (official: 1). With s = 1 the noise channels have a std of about 0.02-0.1 and a small critic
+            trained for a few hundred steps cannot tell real SIDD noise from pixel-wise synthetic noise
+            (Wasserstein estimate ≈ 0); with s = 10 it separates them within 200 steps.
+    """
 
     width: int = 64
     gp_weight: float = 10.0
+    noise_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.noise_scale > 0:
+            raise ConfigError(f"critic.noise_scale must be positive, got {self.noise_scale!r}")
 
 
 @dataclass

@@ -166,9 +166,10 @@ class Trainer:
         return clean, noisy, cams, isos
 
     def _critic_input(self, noisy_levels: torch.Tensor, clean_levels: torch.Tensor) -> torch.Tensor:
-        """``concat(noise, clean) / 256`` (reference §2.3)."""
+        """``concat(noise · critic.noise_scale, clean) / 256`` (reference §2.3, where the factor is 1)."""
         scale = self.model.levels
-        return torch.cat([(noisy_levels - clean_levels) / scale, clean_levels / scale], dim=1)
+        noise = (noisy_levels - clean_levels) * (self.config.critic.noise_scale / scale)
+        return torch.cat([noise, clean_levels / scale], dim=1)
 
     def _critic_step(self, clean, clean_levels, noisy_levels, cams, isos) -> float:
         """One critic update on real vs synthesized noise; returns the Wasserstein estimate."""

@@ -107,3 +107,23 @@ def test_flow_warmup_trains_the_flow_alone(tmp_path):
     assert torch.equal(unet, trainer.model.unet.last.weight) and torch.equal(critic, trainer.critic.classifier[2].weight)
     assert set(trainer.train_step(batch)) == {"wasserstein", "nll_bpd", "std_z"}
     assert not torch.equal(unet, trainer.model.unet.last.weight)
+
+
+def test_critic_input_is_scaled_noise_and_clean_over_256(tmp_path):
+    """Reference §2.3: concat(noise, clean) / 256; critic.noise_scale multiplies the noise channels only."""
+    clean = torch.tensor([10.0, 200.0]).view(1, 1, 1, 2).expand(1, 3, 1, 2)
+    noisy = clean + torch.tensor([3.0, -5.0]).view(1, 1, 1, 2)
+    official = Trainer(tiny_config(tmp_path), PatchList(), None, tmp_path / "a")._critic_input(noisy, clean)
+    torch.testing.assert_close(official[0, :, 0, 1], torch.tensor([-5.0] * 3 + [200.0] * 3) / 256)
+    config = tiny_config(tmp_path)
+    config.critic.noise_scale = 10.0
+    scaled = Trainer(config, PatchList(), None, tmp_path / "b")._critic_input(noisy, clean)
+    torch.testing.assert_close(scaled[:, :3], 10 * official[:, :3])
+    torch.testing.assert_close(scaled[:, 3:], official[:, 3:])
+
+
+def test_critic_noise_scale_must_be_positive():
+    from nmflowgan_aug.training.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"critic.noise_scale must be positive, got -1.0"):
+        load_config(None, ["critic.noise_scale=-1"])
