@@ -36,3 +36,13 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "sidd_native" / "pairs.csv").is_file():
         pytest.skip(f"real data not found at {SHARED_DATA} (set NMFLOWGAN_SHARED_DATA or place shared/ beside the checkout)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tests on tiny tensors run fastest, and immune to CPU oversubscription on busy CI cores, on one
+    intra-op thread; the previous thread count is restored after the module."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

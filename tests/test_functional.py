@@ -16,6 +16,8 @@ from nmflowgan_aug.functional import (
     quantize_8bit,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
+
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> NMFlowGAN:
@@ -26,14 +28,6 @@ def model(tmp_path_factory) -> NMFlowGAN:
     )
     folder = NMFlowGAN(config).save_pretrained(tmp_path_factory.mktemp("tiny"))
     return load_model(folder)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _gen(seed: int = 0, device="cpu") -> torch.Generator:

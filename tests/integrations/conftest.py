@@ -26,12 +26,8 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny convolutions run fastest (and without oversubscription on busy CI cores) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _tiny_tensors(one_thread):
+    """Every integration test module runs on one thread (the ``one_thread`` fixture of tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")
