@@ -392,8 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="throughput.py",
         description=(
-            "Images/s of NM-FlowGAN noise synthesis at 256×256 (shipped and official-size model, fp32 and on CUDA "
-            "bf16/fp16 autocast), peak GPU memory, the flow alone and kornia RandomGaussianNoise as baselines, and the "
+            "Images/s of NM-FlowGAN noise synthesis at 256×256 (shipped and official-size model, fp32, bf16 autocast "
+            "on CUDA and on CPUs with native bf16, fp16 autocast on CUDA), peak GPU memory, the flow alone and kornia RandomGaussianNoise as baselines, and the "
             "overhead of on-the-fly synthesis in one DnCNN training step, all measured in one process."
         ),
         formatter_class=HelpFormatter,

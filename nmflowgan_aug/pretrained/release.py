@@ -26,17 +26,23 @@ MAX_BYTES = 20 * 1024 * 1024
 METRICS = (("kld_official", "KLD (NM-FlowGAN protocol)"), ("kld_block", "KLD (NAFlow protocol)"), ("akld", "AKLD"))
 
 
-def _metric_rows(fidelity: dict, methods: list[str]) -> list[str]:
+def _method_summary(fidelity: dict, method: str) -> dict:
+    """One method's per-metric, per-group summary from a noise_fidelity.py JSON."""
     summary = fidelity["summary"]["methods"]
+    if method not in summary:
+        raise ValueError(f"method {method!r} is not in the fidelity results; present: {sorted(summary)}")
+    return summary[method]
+
+
+def _metric_rows(fidelity: dict, methods: list[str]) -> list[str]:
     groups = list(fidelity["summary"]["groups"])
     rows = ["| method | metric | " + " | ".join(groups) + " |", "|---|---|" + "---|" * len(groups)]
     for method in methods:
-        if method not in summary:
-            raise ValueError(f"method {method!r} is not in the fidelity results; present: {sorted(summary)}")
+        scores = _method_summary(fidelity, method)
         for key, label in METRICS:
             cells = []
             for g in groups:
-                cell = summary[method][key].get(g)
+                cell = scores[key].get(g)
                 cells.append("n/a" if not cell or cell.get("mean") is None else f"{cell['mean']:.4f} ± {cell['std']:.4f}")
             rows.append(f"| {method} | {label} | " + " | ".join(cells) + " |")
     return rows
@@ -93,10 +99,7 @@ def official_size_section(
     mine = _flatten(yaml.safe_load((run_dir / "config.yaml").read_text()))
     theirs = _flatten(yaml.safe_load((official_run / "config.yaml").read_text()))
     changed = [k for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k) and k != "name"]
-    summary = fidelity["summary"]["methods"]
-    for m in (method, official_method):
-        if m not in summary:
-            raise ValueError(f"method {m!r} is not in the fidelity results; present: {sorted(summary)}")
+    mine_scores, official_scores = _method_summary(fidelity, method), _method_summary(fidelity, official_method)
     lines = [
         "## Cost of the smaller U-Net against the official size, measured",
         "",
@@ -110,7 +113,7 @@ def official_size_section(
     ]
     worse = []
     for key, label in METRICS:
-        a, b = summary[method][key]["all"]["mean"], summary[official_method][key]["all"]["mean"]
+        a, b = mine_scores[key]["all"]["mean"], official_scores[key]["all"]["mean"]
         lines.append(f"| {label} | {a:.4f} | {b:.4f} | {a - b:+.4f} |")
         if a > b:
             worse.append(label)
