@@ -56,9 +56,10 @@ if str(REPO) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO))
 
 import nmflowgan_aug  # noqa: E402
+from benchmarks._cli import HelpFormatter  # noqa: E402
 from nmflowgan_aug._io import atomic_write  # noqa: E402
 from nmflowgan_aug.denoisers import DnCNN  # noqa: E402
-from benchmarks._cli import HelpFormatter  # noqa: E402
+from nmflowgan_aug.devices import resolve_device  # noqa: E402
 
 SHARED_DATA = Path(os.environ.get("NMFLOWGAN_SHARED_DATA", REPO.parent / "shared" / "data"))
 DEFAULT_MANIFEST = SHARED_DATA / "sidd_native" / "pairs.csv"
@@ -361,14 +362,6 @@ def load_eval_set(args: argparse.Namespace) -> EvalSet:
 
 # ==================================================================================================
 # training and evaluation
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit("--device cuda requested but CUDA is not available")
-    return torch.device(name)
 
 
 def _sync(device: torch.device) -> None:

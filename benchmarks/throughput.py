@@ -52,6 +52,7 @@ from benchmarks._cli import HelpFormatter  # noqa: E402
 from nmflowgan_aug import NMFlowGAN, NMFlowGANConfig  # noqa: E402
 from nmflowgan_aug._io import atomic_write  # noqa: E402
 from nmflowgan_aug.denoisers import DnCNN  # noqa: E402
+from nmflowgan_aug.devices import resolve_device  # noqa: E402
 from nmflowgan_aug.vocab import SIDD_VOCABULARY  # noqa: E402
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -461,14 +462,6 @@ def parse_sweep(text: str) -> list[tuple[int, int]]:
             raise SystemExit(f"--sweep-configs entries must look like 3x16 (depth x width), got {item!r}")
         out.append((int(d), int(w)))
     return out
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit("--device cuda requested but CUDA is not available")
-    return torch.device(name)
 
 
 def load_shipped(args: argparse.Namespace, device: torch.device) -> tuple[NMFlowGAN, str]:

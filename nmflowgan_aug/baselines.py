@@ -49,7 +49,6 @@ from typing import Any, Union
 import numpy as np
 import torch
 
-from ._checks import check_srgb_batch
 from .data.camera_sim import (
     SIMULATED_PROFILES,
     ProfileLike,
@@ -59,6 +58,8 @@ from .data.camera_sim import (
     process,
     unprocess,
 )
+from .srgb import check_srgb_batch
+from .vocab import ISO_REF
 
 __all__ = [
     "GaussianNoiseModel",
@@ -76,7 +77,6 @@ __all__ = [
 ]
 
 #: Reference ISO of the log-ISO laws: the camera offsets are log values at ISO 100.
-ISO_REF = 100.0
 
 #: Variance floor in [0, 1]² units: the quantisation noise of an 8-bit image, (1/255)² / 12.
 VAR_FLOOR = (1.0 / 255.0) ** 2 / 12.0

@@ -19,9 +19,10 @@ from typing import Union
 
 import torch
 
-from ._checks import check_srgb_batch
+from .devices import check_worker_device
 from .model import NMFlowGAN
 from .pretrained import list_pretrained
+from .srgb import check_srgb_batch
 from .vocab import CameraLike, ConditionVocabulary, IsoLike
 
 __all__ = [
@@ -29,10 +30,7 @@ __all__ = [
     "ConditionSampler",
     "ModelLike",
     "add_camera_noise",
-    "check_worker_device",
-    "forked_worker_cuda_error",
     "load_model",
-    "quantize_8bit",
 ]
 
 #: Name of the shipped model used when no model is given.
@@ -127,55 +125,6 @@ def _uniforms(batch: int, generator: torch.Generator | None) -> torch.Tensor:
     return torch.rand(2, batch, generator=generator, device=device, dtype=torch.float64).cpu()
 
 
-# ---------------------------------------------------------------------------------------- devices
-_FORK_STATE = {"forked": False, "parent_cuda": False}
-
-
-def _before_fork() -> None:
-    _FORK_STATE["parent_cuda"] = torch.cuda.is_initialized()
-
-
-def _after_fork_in_child() -> None:
-    _FORK_STATE["forked"] = True
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
-
-
-def forked_worker_cuda_error(device_type: str, in_worker: bool, forked: bool, parent_cuda: bool) -> str | None:
-    """The error message for CUDA work in a forked DataLoader worker, or ``None`` when it is fine.
-
-    CUDA cannot be used in a process forked after its parent initialized CUDA.
-
-    Args:
-        device_type: ``"cuda"``, ``"cpu"``, ...
-        in_worker: running inside a DataLoader worker (``get_worker_info() is not None``).
-        forked: this process was started by ``fork``.
-        parent_cuda: the parent had initialized CUDA when it forked.
-    """
-    if device_type != "cuda" or not (in_worker and forked and parent_cuda):
-        return None
-    return (
-        "NM-FlowGAN noise on CUDA was requested inside a forked DataLoader worker, and CUDA cannot run in a "
-        "process forked after CUDA was initialized. Either apply the noise to the batch after the DataLoader "
-        "(recommended: `noisy = noise(batch.to('cuda'))`), keep the per-sample transform on the CPU "
-        "(leave its model on the CPU), or create the DataLoader with multiprocessing_context='spawn'."
-    )
-
-
-def check_worker_device(device: torch.device | str) -> None:
-    """Raise RuntimeError (see :func:`forked_worker_cuda_error`) before CUDA is touched in a forked worker."""
-    message = forked_worker_cuda_error(
-        torch.device(device).type,
-        torch.utils.data.get_worker_info() is not None,
-        _FORK_STATE["forked"],
-        _FORK_STATE["parent_cuda"],
-    )
-    if message:
-        raise RuntimeError(message)
-
-
 # ------------------------------------------------------------------------------------------ models
 _MODEL_CACHE: dict[tuple[str, str], NMFlowGAN] = {}
 
@@ -213,11 +162,6 @@ def _model_device(model: NMFlowGAN) -> torch.device:
 
 
 # ------------------------------------------------------------------------------------------- noise
-def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
-    """Round float sRGB in [0, 1] to the nearest of the 256 8-bit levels (stays float in [0, 1])."""
-    return torch.round(x.clamp(0, 1) * 255) / 255
-
-
 def add_camera_noise(
     images: torch.Tensor,
     camera: CameraLike | None = None,

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
-from ._checks import check_same_shape, check_srgb_batch
+from .srgb import check_same_shape, check_srgb_batch
 
 __all__ = [
     "BLOCK_BIN_EDGES",

@@ -8,13 +8,9 @@ import pytest
 import torch
 
 from nmflowgan_aug import SIDD_VOCABULARY, ConditionVocabulary, NMFlowGAN, NMFlowGANConfig, list_pretrained
-from nmflowgan_aug.functional import (
-    ConditionSampler,
-    add_camera_noise,
-    forked_worker_cuda_error,
-    load_model,
-    quantize_8bit,
-)
+from nmflowgan_aug.devices import forked_worker_cuda_error
+from nmflowgan_aug.functional import ConditionSampler, add_camera_noise, load_model
+from nmflowgan_aug.srgb import quantize_8bit
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 

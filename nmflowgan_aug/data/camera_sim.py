@@ -53,7 +53,7 @@ import kornia
 import numpy as np
 import torch
 
-from .._checks import check_srgb_batch
+from ..srgb import check_srgb_batch
 from ..vocab import ConditionVocabulary, IsoLike
 
 __all__ = [
@@ -264,7 +264,7 @@ def unprocess(clean: torch.Tensor, profile: ProfileLike) -> torch.Tensor:
         laid out in ``profile.cfa``.
 
     Raises:
-        TypeError / ValueError: bad image (see :func:`nmflowgan_aug._checks.check_srgb_batch`), odd H or W, or
+        TypeError / ValueError: bad image (see :func:`nmflowgan_aug.srgb.check_srgb_batch`), odd H or W, or
             an unknown profile.
     """
     profile = get_profile(profile)

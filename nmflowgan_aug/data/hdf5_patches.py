@@ -34,6 +34,7 @@ __all__ = [
     "pair_config",
     "patch_positions",
     "prepare_pairs",
+    "list_patch_files",
     "write_pair_hdf5",
 ]
 
@@ -239,11 +240,19 @@ def prepare_pairs(
     return paths
 
 
+def list_patch_files(folder: PathLike) -> list[Path]:
+    """The ``*.hdf5``/``*.h5`` files of a folder, sorted by name (empty for a missing folder or a file)."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in (".hdf5", ".h5"))
+
+
 def _list_files(files: PathLike | Sequence[PathLike]) -> list[Path]:
     if isinstance(files, (str, Path)):
         root = Path(files)
         if root.is_dir():
-            found = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in (".hdf5", ".h5"))
+            found = list_patch_files(root)
             if not found:
                 raise ValueError(f"no .hdf5/.h5 files in {root}")
             return found

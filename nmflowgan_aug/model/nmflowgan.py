@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .._checks import check_same_shape, check_srgb_batch
 from .._io import atomic_write
+from ..srgb import check_same_shape, check_srgb_batch
 from ..vocab import OFFICIAL_VOCABULARY, CameraLike, ConditionVocabulary, IsoLike
 from .flow import NoiseFlow
 from .flow_layers import FlowCondition

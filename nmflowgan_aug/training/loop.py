@@ -21,30 +21,16 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .._io import atomic_write
+from ..devices import resolve_device
 from ..model import Critic96, NMFlowGAN, NMFlowGANConfig, critic_loss, generator_loss
 from ..model.flow import standard_normal_log_prob
 from .config import TrainingConfig
 from .evaluation import evaluate_patches
 
-__all__ = ["Trainer", "TrainState", "resolve_device"]
+__all__ = ["Trainer", "TrainState"]
 
 log = logging.getLogger(__name__)
 CHECKPOINT_VERSION = 1
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; ``cpu``/``cuda``/``cuda:N`` as given.
-
-    Raises:
-        ValueError: an unknown name, or ``cuda`` requested on a machine without CUDA.
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not (name == "cpu" or name.startswith("cuda")):
-        raise ValueError(f"device must be auto, cpu or cuda[:N], got {name!r}")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available")
-    return torch.device(name)
 
 
 def build_model(config: TrainingConfig) -> NMFlowGAN:

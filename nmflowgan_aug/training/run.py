@@ -12,7 +12,7 @@ import yaml
 from .. import __version__
 from .._io import atomic_write
 from ..data.camera_sim import embedded_pairs
-from ..data.hdf5_patches import PatchDataset, prepare_pairs
+from ..data.hdf5_patches import PatchDataset, list_patch_files, prepare_pairs
 from ..data.sidd import known_metadata, read_pairs
 from ..vocab import ConditionVocabulary
 from .config import DataConfig, DataSourceConfig, TrainingConfig
@@ -22,10 +22,6 @@ from .loop import Trainer
 __all__ = ["build_patch_set", "run_training"]
 
 log = logging.getLogger(__name__)
-
-
-def _hdf5_files(path: Path) -> list[Path]:
-    return sorted(p for p in path.iterdir() if p.suffix in (".hdf5", ".h5")) if path.is_dir() else []
 
 
 def build_patch_set(
@@ -45,7 +41,7 @@ def build_patch_set(
     path = Path(source.path)
     if source.path != "embedded" and not path.exists():
         raise FileNotFoundError(f"data path not found: {path}")
-    if files := _hdf5_files(path):
+    if files := list_patch_files(path):
         return PatchDataset(files, augment=augment)
     if source.path == "embedded":
         pairs = embedded_pairs(split=split)

@@ -128,9 +128,10 @@ def test_model_feed_data(tiny_model_dir):
 
 @needs_basicsr
 def test_registrations_arch_and_shim():
-    import nmflowgan_aug.integrations.basicsr.gt_dataset as gt_dataset
     from basicsr.archs import build_network
     from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, MODEL_REGISTRY
+
+    import nmflowgan_aug.integrations.basicsr.gt_dataset as gt_dataset
 
     assert "NMFlowGANGTDataset" in DATASET_REGISTRY and "NMFlowGANDenoiseModel" in MODEL_REGISTRY
     importlib.reload(gt_dataset)  # a second import must not trip basicsr's duplicate-name assertion

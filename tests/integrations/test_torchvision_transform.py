@@ -11,7 +11,8 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from nmflowgan_aug.functional import add_camera_noise, check_worker_device, load_model
+from nmflowgan_aug.devices import check_worker_device
+from nmflowgan_aug.functional import add_camera_noise, load_model
 from nmflowgan_aug.integrations.torchvision_transform import NMFlowGANNoise
 
 

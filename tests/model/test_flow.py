@@ -7,15 +7,12 @@ import math
 
 import pytest
 import torch
-from torch import nn
+from flow_helpers import DT, make_cond, randomize_
 from torch.autograd.functional import jacobian
 
 from nmflowgan_aug.model.flow import NoiseFlow, standard_normal_log_prob
-from nmflowgan_aug.model.flow_layers import ConditionalLinearTable, FlowCondition
+from nmflowgan_aug.model.flow_layers import ConditionalLinearTable
 from nmflowgan_aug.vocab import OFFICIAL_VOCABULARY, SIDD_VOCABULARY
-
-from flow_helpers import DT, make_cond, randomize_
-
 
 VOCABS = {"onehot": OFFICIAL_VOCABULARY, "logiso": SIDD_VOCABULARY}
 

@@ -11,12 +11,12 @@ import math
 
 import pytest
 import torch
+from flow_helpers import DT, make_cond, randomize_
 from torch import nn
 from torch.autograd.functional import jacobian
 
 from nmflowgan_aug.model.flow_layers import (
     ConditionalLinearTable,
-    FlowCondition,
     MetaEncoder,
     NoiseExtraction,
     PointwiseNet,
@@ -25,9 +25,6 @@ from nmflowgan_aug.model.flow_layers import (
     UniformDequantization,
 )
 from nmflowgan_aug.vocab import OFFICIAL_VOCABULARY, SIDD_VOCABULARY
-
-from flow_helpers import DT, make_cond, randomize_
-
 
 # name -> (factory, vocabulary); the CL2 table is exercised in both its modes.
 LAYERS = {

@@ -19,7 +19,7 @@ def test_checksum_is_verified(tmp_path):
 
 @pytest.mark.parametrize("name", list_pretrained())
 def test_shipped_models_load_and_have_a_card(name):
-    from nmflowgan_aug.pretrained import _REGISTRY, _HERE
+    from nmflowgan_aug.pretrained import _HERE, _REGISTRY
 
     model = NMFlowGAN.from_pretrained(name)
     assert not model.training

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from nmflowgan_aug.devices import resolve_device
 from nmflowgan_aug.training.config import load_config
-from nmflowgan_aug.training.loop import Trainer, resolve_device
+from nmflowgan_aug.training.loop import Trainer
 
 
 class PatchList(torch.utils.data.Dataset):

@@ -6,7 +6,8 @@ import torch
 from basicsr.models.sr_model import SRModel
 from basicsr.utils.registry import MODEL_REGISTRY
 
-from ...functional import DEFAULT_MODEL, ConditionSampler, add_camera_noise, load_model, quantize_8bit
+from ...functional import DEFAULT_MODEL, ConditionSampler, add_camera_noise, load_model
+from ...srgb import quantize_8bit
 from ._compat import register_once
 
 __all__ = ["NMFlowGANDenoiseModel"]

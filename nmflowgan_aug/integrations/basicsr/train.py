@@ -26,8 +26,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Raises:
         ImportError: basicsr is not installed (the message says ``pip install nmflowgan_aug[basicsr]``).
     """
-    import nmflowgan_aug.integrations.basicsr  # noqa: F401  (shim + registrations, before basicsr.train)
     from basicsr.train import train_pipeline
+
+    import nmflowgan_aug.integrations.basicsr  # noqa: F401  (shim + registrations, before basicsr.train)
 
     if argv is not None:
         sys.argv = [sys.argv[0], *argv]  # basicsr's parse_options reads sys.argv

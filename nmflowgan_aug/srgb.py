@@ -1,4 +1,4 @@
-"""Input validation shared by the model, the data code and the integrations.
+"""sRGB image conventions shared by the model, the data code and the integrations: validation and 8-bit levels.
 
 Every check raises with the bad value and what is allowed; none of them silently repairs input.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["check_srgb_batch", "check_same_shape"]
+__all__ = ["check_same_shape", "check_srgb_batch", "quantize_8bit"]
 
 
 def check_srgb_batch(x: torch.Tensor, name: str = "image", *, allow_uint8: bool = False) -> None:
@@ -44,3 +44,8 @@ def check_same_shape(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str] = 
     """Raise ValueError when two image batches differ in shape."""
     if a.shape != b.shape:
         raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+
+
+def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
+    """Round float sRGB in [0, 1] to the nearest of the 256 8-bit levels (stays float in [0, 1])."""
+    return torch.round(x.clamp(0, 1) * 255) / 255
