@@ -4,19 +4,25 @@ A vocabulary is configuration, not code: the official NM-FlowGAN checkpoint know
 and five ISO levels (:data:`OFFICIAL_VOCABULARY`); our SIDD configs use every ISO that occurs in SIDD
 (:data:`SIDD_VOCABULARY`). A camera or ISO outside the vocabulary raises :class:`ValueError` listing
 the supported values; nothing silently falls back (the official code maps unknown ISOs to ISO 100).
+
+:meth:`ConditionVocabulary.conditions` is the one place where user camera/ISO input is validated; it
+returns :class:`Conditions`, the value the model's sampling entry point consumes. Tensors are checked
+with tensor ops on their own device (no copy to Python lists); Python names and numbers are checked
+on the CPU and sent to the device once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Union
+from typing import NamedTuple, Union
 
 import torch
 
 __all__ = [
     "CameraLike",
     "ConditionVocabulary",
+    "Conditions",
     "IsoLike",
     "OFFICIAL_VOCABULARY",
     "SIDD_CAMERA_NAMES",
@@ -38,6 +44,26 @@ SIDD_CAMERA_NAMES = {
 #: Reference ISO of the log-ISO encoding: ``t = log2(ISO / ISO_REF) / ISO_OCTAVES``.
 ISO_REF = 100.0
 ISO_OCTAVES = 7.0  # log2(12800 / 100): t spans [-1, 1] over ISO 100/128 ... 12800
+
+
+class Conditions(NamedTuple):
+    """Validated camera/ISO conditions of a batch, as the noise model consumes them.
+
+    Made by :meth:`ConditionVocabulary.conditions` (user input, validated) or
+    :meth:`~nmflowgan_aug.condition_sampler.ConditionSampler.sample` (drawn from the vocabulary); it
+    unpacks as ``camera_codes, iso_values = conditions``.
+
+    Attributes:
+        camera_codes: LongTensor ``(B,)``, code ``i`` is ``vocabulary.cameras[i]``.
+        iso_values: LongTensor ``(B,)``, ISO units, each in ``vocabulary.isos``.
+    """
+
+    camera_codes: torch.Tensor
+    iso_values: torch.Tensor
+
+    def to(self, device: torch.device | str) -> Conditions:
+        """The same conditions on ``device``."""
+        return Conditions(self.camera_codes.to(device), self.iso_values.to(device))
 
 
 @dataclass(frozen=True)
@@ -88,22 +114,43 @@ class ConditionVocabulary:
         """Rows of a CL2 table: one per (camera, ISO) for ``onehot``, one per meta feature for ``log``."""
         return self.num_isos * self.num_cameras if self.iso_encoding == "onehot" else self.meta_features
 
+    def conditions(
+        self, camera: CameraLike, iso: IsoLike, batch: int, device: torch.device | str = "cpu"
+    ) -> Conditions:
+        """Validate camera and ISO input for a batch of ``batch`` images (see :meth:`camera_codes`,
+        :meth:`iso_values`).
+
+        Raises:
+            ValueError, TypeError: as :meth:`camera_codes` and :meth:`iso_values`.
+        """
+        return Conditions(self.camera_codes(camera, batch, device), self.iso_values(iso, batch, device))
+
     def camera_codes(self, camera: CameraLike, batch: int, device: torch.device | str = "cpu") -> torch.Tensor:
         """Turn camera names or codes into a LongTensor of codes, shape ``(batch,)``.
 
         Args:
-            camera: one name (``"GP"``) or code (``1``) for the whole batch, or a sequence / 1-D tensor
-                of ``batch`` names or codes.
+            camera: one name (``"GP"``) or code (``1``) for the whole batch, a sequence of ``batch``
+                names or codes, or an integer tensor of codes, 0-D or ``(batch,)`` (checked on its own
+                device with tensor ops).
             batch: batch size B.
             device: device of the result.
 
         Raises:
             ValueError: unknown name, code out of range, or a length different from ``batch``.
-            TypeError: a value that is neither str nor int.
+            TypeError: a value that is neither str nor int, or a tensor that is not of integer dtype.
         """
-        values = _as_list(camera, batch, "camera")
+        if isinstance(camera, torch.Tensor):
+            codes = _per_sample_tensor(camera, batch, "camera")
+            if codes.dtype == torch.bool or codes.is_floating_point() or codes.is_complex():
+                raise TypeError(f"camera codes must be an integer tensor, got dtype {codes.dtype}")
+            bad = (codes < 0) | (codes >= self.num_cameras)
+            if bad.any():
+                raise ValueError(
+                    f"camera code {int(codes[bad][0])} out of range; supported codes: {dict(enumerate(self.cameras))}"
+                )
+            return codes.to(device=device, dtype=torch.long)
         codes = []
-        for v in values:
+        for v in _per_sample_values(camera, batch, "camera"):
             if isinstance(v, str):
                 if v not in self.cameras:
                     raise ValueError(f"unknown camera {v!r}; supported cameras: {list(self.cameras)}")
@@ -122,12 +169,27 @@ class ConditionVocabulary:
     def iso_values(self, iso: IsoLike, batch: int, device: torch.device | str = "cpu") -> torch.Tensor:
         """Validate ISO values and return them as a LongTensor, shape ``(batch,)``.
 
+        Args:
+            iso: one ISO value (ISO units) for the whole batch, a sequence of ``batch`` values, or a
+                numeric tensor, 0-D or ``(batch,)`` (checked on its own device with tensor ops).
+            batch: batch size B.
+            device: device of the result.
+
         Raises:
             ValueError: an ISO not in :attr:`isos`, or a length different from ``batch``.
+            TypeError: a boolean or complex tensor.
         """
-        values = _as_list(iso, batch, "iso")
+        if isinstance(iso, torch.Tensor):
+            values = _per_sample_tensor(iso, batch, "iso")
+            if values.dtype == torch.bool or values.is_complex():
+                raise TypeError(f"iso tensor must hold ISO values (numbers), got dtype {values.dtype}")
+            known = (values.unsqueeze(-1) == torch.tensor(self.isos, device=values.device)).any(-1)
+            if not known.all():
+                bad = values[~known][0].item()
+                raise ValueError(f"unsupported ISO {bad!r}; supported ISO values: {list(self.isos)}")
+            return values.to(device=device, dtype=torch.long)
         out = []
-        for v in values:
+        for v in _per_sample_values(iso, batch, "iso"):
             if isinstance(v, float) and v.is_integer():
                 v = int(v)
             if not isinstance(v, int) or isinstance(v, bool) or v not in self.isos:
@@ -166,14 +228,19 @@ class ConditionVocabulary:
         return {"cameras": list(self.cameras), "isos": list(self.isos), "iso_encoding": self.iso_encoding}
 
 
-def _as_list(value: CameraLike | IsoLike, batch: int, what: str) -> list:
-    if isinstance(value, torch.Tensor):
-        if value.ndim == 0:
-            value = value.item()
-        elif value.ndim == 1:
-            value = value.tolist()
-        else:
-            raise ValueError(f"{what} tensor must be 0-D or 1-D of length {batch}, got shape {tuple(value.shape)}")
+def _per_sample_tensor(value: torch.Tensor, batch: int, what: str) -> torch.Tensor:
+    """A 0-D tensor expanded to ``(batch,)``, or a ``(batch,)`` tensor as is; same device."""
+    if value.ndim == 0:
+        return value.expand(batch)
+    if value.ndim != 1:
+        raise ValueError(f"{what} tensor must be 0-D or 1-D of length {batch}, got shape {tuple(value.shape)}")
+    if value.shape[0] != batch:
+        raise ValueError(f"got {value.shape[0]} {what} values for a batch of {batch}")
+    return value
+
+
+def _per_sample_values(value: CameraLike | IsoLike, batch: int, what: str) -> list:
+    """One Python value per sample: a single name/number repeated ``batch`` times, or a sequence of ``batch``."""
     if isinstance(value, (str, int, float)):
         return [value] * batch
     values = list(value)

@@ -1,4 +1,4 @@
-"""The functional core: add_camera_noise, ConditionSampler and the forked-worker CUDA guard."""
+"""add_camera_noise: images and camera/ISO validated once, missing camera/ISO drawn once, exact replay."""
 
 from __future__ import annotations
 
@@ -7,10 +7,18 @@ import math
 import pytest
 import torch
 
-from nmflowgan_aug import SIDD_VOCABULARY, ConditionVocabulary, NMFlowGAN, NMFlowGANConfig, list_pretrained
-from nmflowgan_aug.devices import forked_worker_cuda_error
-from nmflowgan_aug.functional import ConditionSampler, add_camera_noise, load_model
-from nmflowgan_aug.srgb import quantize_8bit
+import nmflowgan_aug.functional as functional
+import nmflowgan_aug.model.nmflowgan as nmflowgan_module
+from nmflowgan_aug import (
+    SIDD_VOCABULARY,
+    ConditionSampler,
+    ConditionVocabulary,
+    NMFlowGAN,
+    NMFlowGANConfig,
+    add_camera_noise,
+    list_pretrained,
+)
+from nmflowgan_aug.pretrained import _loading, registry
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
@@ -23,7 +31,7 @@ def model(tmp_path_factory) -> NMFlowGAN:
         flow_features=4, unet_depth=2, unet_width=4,
     )
     folder = NMFlowGAN(config).save_pretrained(tmp_path_factory.mktemp("tiny"))
-    return load_model(folder)
+    return NMFlowGAN.from_pretrained(folder).requires_grad_(False)
 
 
 def _gen(seed: int = 0, device="cpu") -> torch.Generator:
@@ -110,84 +118,59 @@ def test_model_on_other_device(model, device):
         add_camera_noise(torch.rand(1, 3, 8, 8, device=device), model=model)
 
 
-def test_quantize_8bit():
-    x = torch.tensor([0.0, 0.5, 1.0, 1.2, -0.1])
-    assert torch.allclose(quantize_8bit(x) * 255, torch.tensor([0.0, 128.0, 255.0, 255.0, 0.0]))
+def test_given_conditions_draw_nothing_and_the_generator_drives_only_the_noise(model):
+    """Camera and ISO given: the global RNG is untouched and the output is the model's sample with the
+    same generator (no uniforms drawn and discarded before the noise)."""
+    clean = torch.rand(2, 3, 16, 16)
+    state = torch.get_rng_state()
+    noisy, _, _ = add_camera_noise(clean, ["GP", "N6"], 800, model=model, generator=_gen(5))
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(noisy, model.sample(clean, ["GP", "N6"], 800, generator=_gen(5)))
 
 
-# ------------------------------------------------------------------------------ ConditionSampler
-def test_sampler_default_is_uniform_cameras_log_uniform_iso():
-    vocab = ConditionVocabulary(("IP", "GP"), (100, 1000, 10000))
-    cams, isos = ConditionSampler().sample(vocab, 20000, _gen(1))
-    assert abs(float((cams == 0).double().mean()) - 0.5) < 0.02
-    # log-uniform over [100, 10000], snapped to the nearest allowed ISO in log space: 1/4, 1/2, 1/4
-    shares = [float((isos == v).double().mean()) for v in (100, 1000, 10000)]
-    assert shares == pytest.approx([0.25, 0.5, 0.25], abs=0.02)
+def test_missing_conditions_are_drawn_once_from_the_global_rng(model):
+    clean = torch.rand(3, 3, 16, 16)
+    torch.manual_seed(11)
+    noisy, cams, isos = add_camera_noise(clean, model=model, generator=_gen(2))
+    torch.manual_seed(11)
+    expected = ConditionSampler().sample(model.vocabulary, 3)
+    assert torch.equal(cams, expected.camera_codes) and torch.equal(isos, expected.iso_values)
+    torch.manual_seed(11)
+    again, _, _ = add_camera_noise(clean, model=model, generator=_gen(2))
+    assert torch.equal(noisy, again)
+    torch.manual_seed(12)
+    _, cams2, _ = add_camera_noise(clean, iso=3200, model=model, generator=_gen(2))  # camera drawn, ISO given
+    torch.manual_seed(12)
+    assert torch.equal(cams2, ConditionSampler().sample(model.vocabulary, 3).camera_codes)
 
 
-def test_sampler_restrictions_and_weights():
-    sampler = ConditionSampler(cameras=("GP", "S6", "G4"), iso_range=(400, 1600), weights=(1, 0, 3))
-    cams, isos = sampler.sample(SIDD_VOCABULARY, 4000, _gen(2))
-    assert set(cams.tolist()) == {1, 4} and abs(float((cams == 4).double().mean()) - 0.75) < 0.03
-    assert set(isos.tolist()) <= {400, 500, 640, 800, 1000, 1250, 1600}
-    cams, isos = ConditionSampler(isos=(100, 3200)).sample(SIDD_VOCABULARY, 100, _gen(3))
-    assert set(isos.tolist()) <= {100, 3200}
+def test_images_and_conditions_are_validated_once(model, monkeypatch):
+    calls = {"images": 0, "conditions": 0}
+
+    def counting(function, key):
+        def wrapped(*args, **kwargs):
+            calls[key] += 1
+            return function(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(functional, "check_srgb_batch", counting(functional.check_srgb_batch, "images"))
+    monkeypatch.setattr(nmflowgan_module, "check_srgb_batch", counting(nmflowgan_module.check_srgb_batch, "images"))
+    monkeypatch.setattr(ConditionVocabulary, "conditions", counting(ConditionVocabulary.conditions, "conditions"))
+    add_camera_noise(torch.rand(2, 3, 8, 8), ["GP", "S6"], torch.tensor([100, 800]), model=model)
+    assert calls == {"images": 1, "conditions": 1}
 
 
-def test_sampler_is_reproducible_and_used_by_add_camera_noise(model):
+def test_sampler_is_used_by_add_camera_noise(model):
     sampler = ConditionSampler(cameras=("N6",), isos=(6400,))
     _, cams, isos = add_camera_noise(torch.rand(3, 3, 8, 8), model=model, camera_iso_sampler=sampler)
     assert cams.tolist() == [3, 3, 3] and isos.tolist() == [6400] * 3
-    a = ConditionSampler().sample(SIDD_VOCABULARY, 5, _gen(4))
-    b = ConditionSampler().sample(SIDD_VOCABULARY, 5, _gen(4))
-    assert all(torch.equal(x, y) for x, y in zip(a, b))
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"weights": (1, -1)}, "non-negative"),
-        ({"weights": (0, 0)}, "positive sum"),
-        ({"iso_range": (800, 100)}, "lo <= hi"),
-    ],
-)
-def test_sampler_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        ConditionSampler(**kwargs)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"cameras": ("D800",)}, "unknown camera"),
-        ({"isos": (12800,)}, "unsupported ISO"),
-        ({"iso_range": (4000, 5000)}, "no allowed ISO"),
-        ({"weights": (1, 2)}, "2 weights for 5 cameras"),
-    ],
-)
-def test_sampler_not_matching_the_vocabulary(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        ConditionSampler(**kwargs).sample(SIDD_VOCABULARY, 1)
-
-
-# ------------------------------------------------------------------------------ worker guard, default model
-@pytest.mark.parametrize("device_type", ["cpu", "cuda"])
-@pytest.mark.parametrize("in_worker", [False, True])
-@pytest.mark.parametrize("forked", [False, True])
-@pytest.mark.parametrize("parent_cuda", [False, True])
-def test_forked_worker_cuda_guard_logic(device_type, in_worker, forked, parent_cuda):
-    message = forked_worker_cuda_error(device_type, in_worker, forked, parent_cuda)
-    if device_type == "cuda" and in_worker and forked and parent_cuda:
-        assert "after the DataLoader" in message and "multiprocessing_context='spawn'" in message
-    else:
-        assert message is None
-
-
+# ------------------------------------------------------------------------------ default model
 def test_default_model_missing_gives_a_hint(monkeypatch):
-    import nmflowgan_aug.functional as functional
-
-    monkeypatch.setattr(functional, "list_pretrained", lambda: [])  # an installation without shipped weights
-    monkeypatch.setattr(functional, "_MODEL_CACHE", {})
+    monkeypatch.setattr(registry, "REGISTRY", {})  # an installation without shipped weights
+    monkeypatch.setattr(_loading, "_MODEL_CACHE", {})
     with pytest.raises(FileNotFoundError, match="save_pretrained"):
         add_camera_noise(torch.rand(1, 3, 8, 8))
 

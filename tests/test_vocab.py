@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from nmflowgan_aug.vocab import OFFICIAL_VOCABULARY, SIDD_VOCABULARY, ConditionVocabulary
+from nmflowgan_aug.vocab import OFFICIAL_VOCABULARY, SIDD_VOCABULARY, Conditions, ConditionVocabulary
 
 OFF = OFFICIAL_VOCABULARY
 
@@ -147,3 +147,47 @@ def test_log_encoding_hand_values():
     assert torch.equal(meta[:, 1:], torch.eye(5))
     big = ConditionVocabulary(("A",), (12800,), "log").encode(torch.tensor([0]), torch.tensor([12800]))[0]
     torch.testing.assert_close(big, torch.tensor([[1.0, 1.0]]))
+
+
+# ---------------------------------------------------------------------------- conditions, tensor input
+def test_conditions_validates_both_and_unpacks():
+    conditions = OFF.conditions(["IP", "G4"], 800, 2)
+    assert isinstance(conditions, Conditions)
+    cams, isos = conditions
+    assert cams.tolist() == [0, 4] and isos.tolist() == [800, 800]
+    moved = conditions.to("cpu")
+    assert torch.equal(moved.camera_codes, cams) and torch.equal(moved.iso_values, isos)
+
+
+def test_tensor_input_is_checked_with_tensor_ops(monkeypatch):
+    """Validated tensors never go through Python lists (no per-batch copy to the host and back)."""
+
+    def no_lists(self):
+        raise AssertionError("Tensor.tolist() called while validating a tensor")
+
+    monkeypatch.setattr(torch.Tensor, "tolist", no_lists)
+    codes = OFF.camera_codes(torch.tensor([4, 0], dtype=torch.int32), 2)
+    isos = OFF.iso_values(torch.tensor([3200.0, 100.0]), 2)
+    assert codes.dtype == isos.dtype == torch.long
+    assert torch.equal(codes, torch.tensor([4, 0])) and torch.equal(isos, torch.tensor([3200, 100]))
+
+
+def test_tensor_errors_name_the_bad_value():
+    with pytest.raises(ValueError, match="camera code 5 out of range"):
+        OFF.camera_codes(torch.tensor([0, 5]), 2)
+    with pytest.raises(ValueError, match=re.escape("unsupported ISO 200; supported ISO values: [100, 400")):
+        OFF.iso_values(torch.tensor([100, 200]), 2)
+    with pytest.raises(ValueError, match=re.escape("unsupported ISO 800.5")):
+        OFF.iso_values(torch.tensor([800.5]), 1)
+    with pytest.raises(TypeError, match="integer tensor, got dtype torch.float32"):
+        OFF.camera_codes(torch.tensor([1.0]), 1)
+    with pytest.raises(TypeError, match="integer tensor, got dtype torch.bool"):
+        OFF.camera_codes(torch.tensor([True]), 1)
+    with pytest.raises(TypeError, match="got dtype torch.bool"):
+        OFF.iso_values(torch.tensor([True]), 1)
+
+
+def test_tensor_input_on_a_device_stays_there(device):
+    codes = torch.tensor([1, 2], device=device)
+    assert OFF.camera_codes(codes, 2, device).device == codes.device
+    assert OFF.iso_values(torch.tensor(800, device=device), 2, device).tolist() == [800, 800]

@@ -8,7 +8,10 @@ import torch
 from kornia.augmentation import IntensityAugmentationBase2D
 from kornia.augmentation.random_generator import RandomGeneratorBase
 
-from ..functional import DEFAULT_MODEL, ConditionSampler, ModelLike, add_camera_noise, load_model
+from ..condition_sampler import ConditionSampler
+from ..functional import add_camera_noise
+from ..pretrained import DEFAULT_MODEL
+from ..pretrained._loading import ModelLike, frozen_model
 from ..vocab import ConditionVocabulary
 
 __all__ = ["NMFlowGANParamGenerator", "RandomNMFlowGANNoise"]
@@ -47,7 +50,8 @@ class RandomNMFlowGANNoise(IntensityAugmentationBase2D):
     ``.to(device)``); output the same dtype, noise not re-quantized. Masks, boxes and keypoints pass
     through. ``aug(x, params=aug._params)`` replays a call exactly; ``aug(x, camera=..., iso=...)``
     overrides the drawn camera/ISO (a name/code/value for the batch, or one per sample). Only the rows
-    selected by ``p`` are computed.
+    selected by ``p`` are computed, with :func:`~nmflowgan_aug.functional.add_camera_noise` on the
+    params as drawn (nothing is drawn twice).
 
     Args:
         model: shipped name (default ``"sidd"``), saved-model folder, or an :class:`NMFlowGAN`.
@@ -72,7 +76,7 @@ class RandomNMFlowGANNoise(IntensityAugmentationBase2D):
         keepdim: bool = False,
     ) -> None:
         super().__init__(p=p, same_on_batch=same_on_batch, keepdim=keepdim)
-        self.noise_model = load_model(model)
+        self.noise_model = frozen_model(model)
         self._param_generator = NMFlowGANParamGenerator(self.noise_model.vocabulary, sampler or ConditionSampler())
 
     def apply_transform(
@@ -95,10 +99,12 @@ class RandomNMFlowGANNoise(IntensityAugmentationBase2D):
 
 
 def _rows(value: Any, rows: torch.Tensor, batch: int, name: str) -> Any:
-    """The entries of a per-sample ``value`` at ``rows``; a single name/code/value is kept as is."""
+    """The entries of a per-sample ``value`` at ``rows`` (a tensor is indexed on its own device); a single
+    name/code/value is kept as is."""
     if isinstance(value, (str, int, float)) or (isinstance(value, torch.Tensor) and value.ndim == 0):
         return value
-    values = value.tolist() if isinstance(value, torch.Tensor) else list(value)
-    if len(values) != batch:
-        raise ValueError(f"got {len(values)} {name} values for a batch of {batch}")
-    return [values[i] for i in rows.tolist()]
+    if len(value) != batch:
+        raise ValueError(f"got {len(value)} {name} values for a batch of {batch}")
+    if isinstance(value, torch.Tensor):
+        return value[rows.to(value.device)]
+    return [value[i] for i in rows.tolist()]

@@ -14,15 +14,18 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2.functional import is_pure_tensor
 
-from ..functional import DEFAULT_MODEL, ConditionSampler, ModelLike, add_camera_noise, load_model
+from ..condition_sampler import ConditionSampler
+from ..functional import add_camera_noise
 from ..model import NMFlowGAN
+from ..pretrained import DEFAULT_MODEL
+from ..pretrained._loading import ModelLike, frozen_model
 
-__all__ = ["NMFlowGANNoise", "default_metadata_getter"]
+__all__ = ["NMFlowGANNoise", "default_condition_getter"]
 
-MetadataGetter = Union[str, Callable[[Any], tuple[Any, Any]], None]
+ConditionGetter = Union[str, Callable[[Any], tuple[Any, Any]], None]
 
 
-def default_metadata_getter(sample: Any) -> tuple[Any, Any]:
+def default_condition_getter(sample: Any) -> tuple[Any, Any]:
     """``(camera, iso)`` from keys ``camera``/``iso`` (any case) of a dict sample or of the dict in an
     ``(image, dict)`` tuple; ``None`` for what is missing."""
     if isinstance(sample, (tuple, list)) and len(sample) == 2 and isinstance(sample[1], Mapping):
@@ -39,8 +42,9 @@ class NMFlowGANNoise(v2.Transform):
     Transforms ``tv_tensors.Image`` and plain tensors (torchvision's rule: the first plain tensor, only
     when the sample has no Image), ``(3, H, W)`` or batched ``(B, 3, H, W)``, float in [0, 1] or uint8
     in [0, 255], keeping type, dtype and device; boxes, masks, labels and other leaves pass through.
-    Camera and ISO come from the sample (``metadata_getter``) or are drawn from ``sampler``; all images
-    of one call share one draw (params ``camera``, ``iso``, ``seed``).
+    Camera and ISO come from the sample (``condition_getter``) or are drawn from ``sampler`` (torch's
+    global CPU RNG, only what the sample lacks); all images of one call share them and one noise
+    ``seed`` (params ``camera``, ``iso``, ``seed``), and ``transform(x, params)`` replays exactly.
 
     Fastest use: ``NMFlowGANNoise(path).to("cuda")`` on the batch after the DataLoader. Inside CPU
     DataLoader workers it also works (pickles without weights; each process reloads them on the CPU).
@@ -49,14 +53,14 @@ class NMFlowGANNoise(v2.Transform):
         model: shipped name (default ``"sidd"``), saved-model folder, or an :class:`NMFlowGAN`
             (an in-memory model is pickled with its weights).
         sampler: distribution of camera/ISO missing from the sample (default :class:`ConditionSampler`).
-        metadata_getter: ``"default"`` (:func:`default_metadata_getter`), a picklable callable
-            ``sample -> (camera, iso)``, or ``None`` to always draw.
+        condition_getter: ``"default"`` (:func:`default_condition_getter`), a picklable callable
+            ``sample -> (camera, iso)`` (``None`` for what is missing), or ``None`` to always draw.
         pair_key: ``None`` returns the input structure with noisy images. A key such as ``"lq"``
             returns the clean sample plus the noisy image under that key for dict samples, and
             ``(noisy, clean)`` for a single image; put the transform last in a ``v2.Compose``.
 
     Raises:
-        TypeError: PIL input (convert with ``v2.ToImage()`` first), wrong dtype, or a bad ``metadata_getter``.
+        TypeError: PIL input (convert with ``v2.ToImage()`` first), wrong dtype, or a bad ``condition_getter``.
         ValueError: see :func:`~nmflowgan_aug.functional.add_camera_noise`; in pair mode a dict without
             exactly one transformed image, or one that already holds ``pair_key``.
     """
@@ -68,24 +72,24 @@ class NMFlowGANNoise(v2.Transform):
         model: ModelLike = DEFAULT_MODEL,
         *,
         sampler: ConditionSampler | None = None,
-        metadata_getter: MetadataGetter = "default",
+        condition_getter: ConditionGetter = "default",
         pair_key: str | None = None,
     ) -> None:
         super().__init__()
-        if not (metadata_getter in ("default", None) or callable(metadata_getter)):
-            raise TypeError(f"metadata_getter must be 'default', a callable or None, got {metadata_getter!r}")
+        if not (condition_getter in ("default", None) or callable(condition_getter)):
+            raise TypeError(f"condition_getter must be 'default', a callable or None, got {condition_getter!r}")
         self.model_source = None if isinstance(model, NMFlowGAN) else str(model)
-        self.noise_model = load_model(model)
+        self.noise_model = frozen_model(model)
         self.sampler = sampler or ConditionSampler()
-        self.metadata_getter = metadata_getter
+        self.condition_getter = condition_getter
         self.pair_key = pair_key
-        self._metadata: tuple[Any, Any] = (None, None)
+        self._sample_conditions: tuple[Any, Any] = (None, None)
 
     @property
     def model(self) -> NMFlowGAN:
         """The noise model; loaded on the CPU on first use after unpickling."""
         if self._modules.get("noise_model") is None:
-            self.noise_model = load_model(self.model_source)
+            self.noise_model = frozen_model(self.model_source)
         return self._modules["noise_model"]
 
     def __getstate__(self) -> dict[str, Any]:
@@ -98,7 +102,7 @@ class NMFlowGANNoise(v2.Transform):
         source = self.model_source or "<in-memory NMFlowGAN>"
         return (
             f"{type(self).__name__}(model={source!r}, sampler={self.sampler}, "
-            f"metadata_getter={self.metadata_getter!r}, pair_key={self.pair_key!r})"
+            f"condition_getter={self.condition_getter!r}, pair_key={self.pair_key!r})"
         )
 
     def check_inputs(self, flat_inputs: list[Any]) -> None:
@@ -109,13 +113,12 @@ class NMFlowGANNoise(v2.Transform):
             )
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        """``camera``/``iso`` (from the sample, else drawn for B images) and the noise ``seed`` (int)."""
+        """``camera``/``iso`` (from the sample as given, else drawn for B images: CPU LongTensors) and the
+        noise ``seed`` (int)."""
         first = next((x for x in flat_inputs if isinstance(x, torch.Tensor)), None)
         batch = first.shape[0] if first is not None and first.ndim == 4 else 1
-        seed = int(torch.randint(0, 2**62, ()))
-        cams, isos = self.sampler.sample(self.model.vocabulary, batch, torch.Generator().manual_seed(seed))
-        camera, iso = self._metadata
-        return {"camera": cams if camera is None else camera, "iso": isos if iso is None else iso, "seed": seed}
+        camera, iso = self.sampler.fill_missing(self.model.vocabulary, *self._sample_conditions, batch)
+        return {"camera": camera, "iso": iso, "seed": int(torch.randint(0, 2**62, ()))}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         """Noisy copy of one image leaf (same type, dtype, device); ``params`` replay exactly."""
@@ -125,14 +128,14 @@ class NMFlowGANNoise(v2.Transform):
         return tv_tensors.wrap(noisy, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else noisy
 
     def forward(self, *inputs: Any) -> Any:
-        """Read camera/ISO with ``metadata_getter``, run the v2 machinery, then build the pair if asked."""
+        """Read camera/ISO with ``condition_getter``, run the v2 machinery, then build the pair if asked."""
         sample = inputs if len(inputs) > 1 else inputs[0]
-        getter = default_metadata_getter if self.metadata_getter == "default" else self.metadata_getter
-        self._metadata = (None, None) if getter is None else tuple(getter(sample))
+        getter = default_condition_getter if self.condition_getter == "default" else self.condition_getter
+        self._sample_conditions = (None, None) if getter is None else tuple(getter(sample))
         try:
             out = super().forward(*inputs)
         finally:
-            self._metadata = (None, None)
+            self._sample_conditions = (None, None)
         return out if self.pair_key is None else _pair(sample, out, self.pair_key)
 
 

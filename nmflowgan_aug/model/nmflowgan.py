@@ -19,7 +19,7 @@ from torch import nn
 
 from .._io import atomic_write
 from ..srgb import check_same_shape, check_srgb_batch
-from ..vocab import OFFICIAL_VOCABULARY, CameraLike, ConditionVocabulary, IsoLike
+from ..vocab import OFFICIAL_VOCABULARY, CameraLike, Conditions, ConditionVocabulary, IsoLike
 from .flow import NoiseFlow
 from .flow_layers import FlowCondition
 from .unet import UNet
@@ -72,6 +72,9 @@ class NMFlowGANConfig:
 class NMFlowGAN(nn.Module):
     """The NM-FlowGAN noise generator (flow + spatial-correlation U-Net).
 
+    Calling the module is sampling: ``model(clean, "GP", 800)`` is ``model.sample(clean, "GP", 800)``
+    (so forward hooks, ``torch.compile`` and model summaries see the sampling call).
+
     Example:
         >>> model = NMFlowGAN().eval()
         >>> clean = torch.rand(2, 3, 64, 64)
@@ -106,16 +109,19 @@ class NMFlowGAN(nn.Module):
         """Largest 8-bit level (255): public images are ``levels / max_level``."""
         return self.levels - 1
 
-    def encode_conditions(
-        self, camera: CameraLike, iso: IsoLike, batch: int, device: torch.device
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Validate camera/ISO and return ``(camera_codes, iso_values)``, LongTensors ``(B,)``.
+    def encode_conditions(self, camera: CameraLike, iso: IsoLike, batch: int, device: torch.device) -> Conditions:
+        """Validate camera/ISO against this model's vocabulary (:meth:`ConditionVocabulary.conditions`).
+
+        Returns:
+            :class:`~nmflowgan_aug.vocab.Conditions` on ``device``: ``(camera_codes, iso_values)``,
+            LongTensors ``(B,)``.
 
         Raises:
             ValueError: a camera or ISO outside this model's vocabulary (the message lists the supported
                 values), or a per-sample sequence whose length is not B.
+            TypeError: a camera that is neither a name nor an integer code.
         """
-        return self.vocabulary.camera_codes(camera, batch, device), self.vocabulary.iso_values(iso, batch, device)
+        return self.vocabulary.conditions(camera, iso, batch, device)
 
     def condition(
         self,
@@ -273,6 +279,14 @@ class NMFlowGAN(nn.Module):
         return (clean_scaled + noise).clamp(0, self.max_level)
 
     @torch.inference_mode()
+    def forward(
+        self, clean: torch.Tensor, camera: CameraLike, iso: IsoLike, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """The sampling call, ``model(clean, camera, iso)``: see :meth:`sample`."""
+        check_srgb_batch(clean, "clean")
+        conditions = self.encode_conditions(camera, iso, clean.shape[0], clean.device)
+        return self.sample_conditioned(clean, conditions, generator)
+
     def sample(
         self,
         clean: torch.Tensor,
@@ -281,7 +295,7 @@ class NMFlowGAN(nn.Module):
         *,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Synthesize realistic camera noise on clean sRGB images.
+        """Synthesize realistic camera noise on clean sRGB images (the same as calling the module).
 
         Runs in eval mode (the module's mode is restored afterwards) under ``torch.inference_mode()``.
         Works on CPU and CUDA, and under bf16/fp16 autocast on CUDA or bf16 autocast on CPU: only the
@@ -299,19 +313,40 @@ class NMFlowGAN(nn.Module):
         Raises:
             TypeError: non-float input.
             ValueError: wrong shape or channel count, values outside [0, 1], NaN, unknown camera,
-                unsupported ISO, per-sample metadata of the wrong length, or a 1-pixel image.
+                unsupported ISO, per-sample camera/ISO of the wrong length, or a 1-pixel image.
         """
-        check_srgb_batch(clean, "clean")
+        return self(clean, camera, iso, generator=generator)
+
+    @torch.inference_mode()
+    def sample_conditioned(
+        self, clean: torch.Tensor, conditions: Conditions, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """:meth:`sample` on validated input: the entry point of :meth:`forward` and
+        :func:`~nmflowgan_aug.functional.add_camera_noise`, which check their input once.
+
+        Args:
+            clean: sRGB in [0, 1], float, ``(B, 3, H, W)``, already checked (see
+                :func:`~nmflowgan_aug.srgb.check_srgb_batch`).
+            conditions: from :meth:`encode_conditions` or
+                :meth:`~nmflowgan_aug.condition_sampler.ConditionSampler.sample` for this model's
+                vocabulary, on ``clean.device``.
+            generator: optional ``torch.Generator`` on ``clean.device``.
+
+        Returns:
+            Noisy sRGB, same shape, dtype and device as ``clean``.
+
+        Raises:
+            ValueError: a 1-pixel image (the SDL normalises over the image, reference §1.4).
+        """
         if clean.shape[-2] * clean.shape[-1] < 2:
             raise ValueError(
                 f"clean is {clean.shape[-2]}×{clean.shape[-1]} pixels; at least 2 pixels per image are needed "
                 "(the SDL normalises over the image, reference §1.4)"
             )
-        cams, isos = self.encode_conditions(camera, iso, clean.shape[0], clean.device)
         was_training = self.training
         self.eval()
         try:
-            levels = self.synthesize_levels(clean, cams, isos, generator)
+            levels = self.synthesize_levels(clean, *conditions, generator)
         finally:
             self.train(was_training)
         return torch.empty_like(clean).copy_(levels / self.max_level)  # caller's dtype and memory format
@@ -344,6 +379,13 @@ class NMFlowGAN(nn.Module):
     def from_pretrained(cls, name_or_path: str | os.PathLike, map_location: str | torch.device = "cpu") -> NMFlowGAN:
         """Load a model saved by :meth:`save_pretrained`, or a shipped one by name (see ``list_pretrained()``).
 
+        The one public way to load a model; it comes back in eval mode (call ``requires_grad_(False)``
+        for a frozen noise source).
+
+        Args:
+            name_or_path: a folder with ``model.safetensors`` + ``config.json``, or a shipped name.
+            map_location: device of the weights.
+
         Raises:
             FileNotFoundError: neither a folder with ``model.safetensors`` + ``config.json`` nor a known name.
             ValueError: corrupt or mismatching files (the error names the file), or a checksum mismatch
@@ -351,9 +393,9 @@ class NMFlowGAN(nn.Module):
         """
         from safetensors.torch import load_file
 
-        from ..pretrained import resolve_pretrained
+        from ..pretrained._loading import weights_folder
 
-        folder = resolve_pretrained(name_or_path)
+        folder = weights_folder(name_or_path)
         try:
             doc = json.loads((folder / CONFIG_FILE).read_text())
             config = NMFlowGANConfig.from_dict(doc["config"])

@@ -1,8 +1,12 @@
-"""Ship a trained run as a named pretrained model: copy its weights into the package, record the
-SHA-256 in ``registry.json`` and write ``MODEL_CARD.md`` from the run's own files and a noise-fidelity
-benchmark JSON (so every number in the card comes from a script run, not from hand).
+"""Maintainer tool: ship a trained run as a named pretrained model.
 
-    python -m nmflowgan_aug.pretrained.release runs/sidd_native --name sidd \
+Copies the run's weights into the package, records them as a
+:class:`~nmflowgan_aug.pretrained.registry.PretrainedWeights` in ``registry.json`` (SHA-256, licence,
+training data, headline metrics, paper) and writes ``MODEL_CARD.md`` from that record, the run's own
+files and a noise-fidelity benchmark JSON (so every number in the card comes from a script run, not
+from hand). Installed as the console script ``nmflowgan-release``::
+
+    nmflowgan-release runs/sidd_native --name sidd \
         --fidelity benchmarks/results/noise_fidelity.json --method sidd --compare gaussian \
         --official official_size=runs/sidd_native_official --throughput benchmarks/results/throughput_cpu.json
 """
@@ -18,12 +22,17 @@ import yaml
 
 from .._io import atomic_write, refuse_overwrite
 from ..vocab import SIDD_CAMERA_NAMES
-from . import _HERE, REGISTRY_FILE, sha256_of
+from .registry import PRETRAINED_DIR, PretrainedWeights, read_registry, sha256_of, write_registry
 
-__all__ = ["main", "model_card", "release"]
+__all__ = ["main", "model_card", "pretrained_record", "release"]
 
 MAX_BYTES = 20 * 1024 * 1024
 METRICS = (("kld_official", "KLD (NM-FlowGAN protocol)"), ("kld_block", "KLD (NAFlow protocol)"), ("akld", "AKLD"))
+PAPER = "Han & Yu, arXiv 2312.10112"
+LICENCE = (
+    "Weights: MIT, like this package. Training data: SIDD (Abdelhamed et al., CVPR 2018), distributed by its"
+    " authors under the MIT licence."
+)
 
 
 def _method_summary(fidelity: dict, method: str) -> dict:
@@ -132,8 +141,35 @@ def official_size_section(
     return [*lines, ""]
 
 
+def pretrained_record(name: str, run_dir: Path, fidelity: dict, method: str) -> PretrainedWeights:
+    """The registry record of ``run_dir/model`` shipped as ``name``: SHA-256 of its weights, training data
+    (from the run's provenance and ``config.yaml``), headline metrics (``method``'s means over all
+    blocks in the fidelity JSON), :data:`LICENCE` and :data:`PAPER`.
+
+    Raises:
+        ValueError: ``method`` is not in the fidelity JSON.
+    """
+    provenance = json.loads((run_dir / "model" / "config.json").read_text()).get("metadata", {})
+    train_cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+    scores = _method_summary(fidelity, method)
+    training_data = (
+        f"`{Path(provenance.get('training_data', '?')).name}` rows"
+        f" {', '.join(train_cfg['data']['train']['ids'] or ['all'])} of `../shared/data/sidd_native`"
+        " (native-resolution SIDD sRGB crops); rows without a known camera and ISO are left out."
+    )
+    return PretrainedWeights(
+        name=name,
+        folder=name,
+        sha256=sha256_of(run_dir / "model" / "model.safetensors"),
+        licence=LICENCE,
+        training_data=training_data,
+        metrics={key: scores[key]["all"]["mean"] for key, _ in METRICS},
+        paper=PAPER,
+    )
+
+
 def model_card(
-    name: str,
+    record: PretrainedWeights,
     run_dir: Path,
     fidelity: dict,
     method: str,
@@ -141,27 +177,26 @@ def model_card(
     official: tuple[str, Path] | None = None,
     throughput: dict | None = None,
 ) -> str:
-    """The markdown model card of a shipped model (see the module docstring for the sources).
+    """The markdown model card of a shipped model, from its registry ``record`` and the sources listed in
+    the module docstring.
 
     ``official`` is ``(method, run_dir)`` of the same recipe trained at the official U-Net size; it adds
     the measured fidelity cost of the shipped size (and its speed gain, from ``throughput``).
     """
-    doc = json.loads((run_dir / "model" / "config.json").read_text())
-    config, meta = doc["config"], doc.get("metadata", {})
+    config = json.loads((run_dir / "model" / "config.json").read_text())["config"]
     train_cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     cams = ", ".join(f"`{c}` ({SIDD_CAMERA_NAMES.get(c, 'camera')})" for c in config["cameras"])
+    name = record.name
     lines = [
         f"# Model card: `{name}`",
         "",
-        "NM-FlowGAN sRGB camera-noise model (Han & Yu, arXiv 2312.10112), re-implemented in `nmflowgan_aug`.",
+        f"NM-FlowGAN sRGB camera-noise model ({record.paper}), re-implemented in `nmflowgan_aug`.",
         f"Load it with `NMFlowGAN.from_pretrained({name!r})`; the SHA-256 of `model.safetensors` is checked on load.",
         "",
         "## Training data",
         "",
-        f"- Source: `{Path(meta.get('training_data', '?')).name}` rows {', '.join(train_cfg['data']['train']['ids'] or ['all'])}"
-        " of `../shared/data/sidd_native` (native-resolution SIDD sRGB crops); rows without a known camera"
-        " and ISO are left out. Validation (not trained on): rows "
+        f"- Source: {record.training_data} Validation (not trained on): rows "
         f"{', '.join((train_cfg['data']['val'] or {}).get('ids') or [])}, real SIDD validation blocks.",
         f"- {metrics['train_patches']} training patches of {train_cfg['data']['patch_size']}×"
         f"{train_cfg['data']['patch_size']} (stride {train_cfg['data']['stride']}), flip/rot90 augmentation.",
@@ -206,8 +241,7 @@ def model_card(
     lines += [
         "## Licence",
         "",
-        "Weights: MIT, like this package. Training data: SIDD (Abdelhamed et al., CVPR 2018), distributed by its"
-        " authors under the MIT licence.",
+        record.licence,
         "",
         "## Limitations",
         "",
@@ -231,12 +265,15 @@ def release(
     overwrite: bool,
     official: tuple[str, Path] | None = None,
     throughput_json: Path | None = None,
+    package_dir: Path = PRETRAINED_DIR,
 ) -> Path:
-    """Copy ``run_dir/model`` to ``nmflowgan_aug/pretrained/<name>/``, write its card and register it.
+    """Copy ``run_dir/model`` to ``<package_dir>/<name>/``, write its card and register it in
+    ``<package_dir>/registry.json``.
 
     Args:
         official: ``(method, run_dir)`` of the official-size run scored in the same fidelity JSON.
         throughput_json: ``benchmarks/throughput.py --json`` output, for the speed line of that section.
+        package_dir: where the shipped models live (default: this package).
 
     Raises:
         FileNotFoundError: missing run files.
@@ -254,22 +291,25 @@ def release(
             raise FileNotFoundError(f"missing {path}")
     if source.stat().st_size > MAX_BYTES:
         raise ValueError(f"{source} is {source.stat().st_size / 2**20:.1f} MiB; shipped weights must be at most 20 MiB")
-    target = _HERE / name
+    target = package_dir / name
     refuse_overwrite(target / "model.safetensors", overwrite)
     throughput = json.loads(throughput_json.read_text()) if throughput_json is not None else None
-    card = model_card(name, run_dir, json.loads(fidelity_json.read_text()), method, compare, official, throughput)
+    fidelity = json.loads(fidelity_json.read_text())
+    record = pretrained_record(name, run_dir, fidelity, method)
+    card = model_card(record, run_dir, fidelity, method, compare, official, throughput)
     target.mkdir(parents=True, exist_ok=True)
     for file in ("model.safetensors", "config.json"):
         atomic_write(target / file, lambda p, f=file: shutil.copyfile(run_dir / "model" / f, p))
     atomic_write(target / "MODEL_CARD.md", lambda p: Path(p).write_text(card))
-    registry = json.loads(REGISTRY_FILE.read_text())
-    registry[name] = {"folder": name, "sha256": sha256_of(target / "model.safetensors")}
-    atomic_write(REGISTRY_FILE, lambda p: Path(p).write_text(json.dumps(registry, indent=2, sort_keys=True) + "\n"))
+    registry_file = package_dir / "registry.json"
+    write_registry({**read_registry(registry_file), name: record}, registry_file)
     return target
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Ship a training run as a named pretrained model inside the package.")
+    p = argparse.ArgumentParser(
+        prog="nmflowgan-release", description="Ship a training run as a named pretrained model inside the package."
+    )
     p.add_argument("run_dir", type=Path, help="run folder written by train_noise_model.py")
     p.add_argument("--name", required=True, help="name for NMFlowGAN.from_pretrained(name)")
     p.add_argument("--fidelity", type=Path, required=True, help="JSON written by benchmarks/noise_fidelity.py")

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from nmflowgan_aug import SIDD_VOCABULARY, NMFlowGAN, NMFlowGANConfig
+
 REPO = Path(__file__).resolve().parents[2]
 NO_BASICSR = importlib.util.find_spec("basicsr") is None
 needs_basicsr = pytest.mark.skipif(NO_BASICSR, reason="basicsr not installed (pip install nmflowgan_aug[basicsr])")
@@ -33,7 +35,7 @@ def _documented_commands(docs: str, shared_data: Path, model_dir: Path) -> list[
     commands = []
     for line in block.replace("\\\n", " ").splitlines():
         args = shlex.split(line.replace("../shared/data", str(shared_data)))
-        if args[0] == "nmflowgan-basicsr-train":  # console script: same entry point, maybe not installed here
+        if args[0] == "nmflowgan-basicsr-train":  # console scripts: same entry points, maybe not installed here
             args = [sys.executable, "-m", "nmflowgan_aug.integrations.basicsr.train", *args[1:]]
             args[args.index("-opt") + 1] = str(REPO / args[args.index("-opt") + 1])
             args += [f"nmflowgan:model={model_dir}", "network_g:num_feat=8", "network_g:num_layers=3"]
@@ -45,12 +47,12 @@ def _documented_commands(docs: str, shared_data: Path, model_dir: Path) -> list[
 
 @needs_basicsr
 def test_documented_training_run_validates_on_real_sidd_blocks(shared_data, tiny_model_dir, tmp_path, monkeypatch, integration_docs):
-    from nmflowgan_aug.integrations.basicsr import paired_folders
+    from nmflowgan_aug.data import paired_folders
 
     folders, train = _documented_commands(integration_docs, shared_data, tiny_model_dir)
-    assert folders[1:3] == ["-m", paired_folders.__name__]
+    assert folders[0] == "nmflowgan-paired-folders"  # = nmflowgan_aug.data.paired_folders:main (setup.cfg)
     monkeypatch.chdir(tmp_path)
-    assert paired_folders.main(folders[3:]) == 0  # in-process: same code as `python -m`, less start-up
+    assert paired_folders.main(folders[1:]) == 0  # in-process: same code as the console script, less start-up
     result = subprocess.run(
         train, cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
     )
@@ -74,9 +76,11 @@ def test_dataset_from_manifest(shared_data):
     item = ds[0]  # row 05: G4, ISO 800
     assert item["gt"].shape == (3, 48, 48) and item["gt"].dtype == torch.float32
     assert 0 <= float(item["gt"].min()) and float(item["gt"].max()) <= 1
-    assert (item["camera"], item["iso"]) == (4, 800) and item["gt_path"].endswith("clean.png")
-    unknown = ds[1]  # row 16: camera unknown -> drawn from the vocabulary
-    assert 0 <= unknown["camera"] < 5 and isinstance(unknown["iso"], int)
+    assert (item["camera"], item["iso"]) == ("G4", 800) and item["gt_path"].endswith("clean.png")
+    unknown = ds[1]  # row 16: camera unknown -> drawn from the SIDD cameras, emitted by name
+    assert unknown["camera"] in SIDD_VOCABULARY.cameras and isinstance(unknown["iso"], int)
+    batch = torch.utils.data.default_collate([item, unknown])  # what BasicSR's DataLoader hands the model
+    assert batch["camera"] == ["G4", unknown["camera"]] and batch["iso"].tolist() == [800, unknown["iso"]]
     full = NMFlowGANGTDataset({**opt, "phase": "val"})[0]["gt"]
     assert full.shape == (3, 512, 512)
 
@@ -113,7 +117,7 @@ def test_model_feed_data(tiny_model_dir):
 
     model = NMFlowGANDenoiseModel(_model_opt(tiny_model_dir))
     gt = torch.rand(2, 3, 16, 16)
-    model.feed_data({"gt": gt, "camera": torch.tensor([1, 4]), "iso": torch.tensor([800, 3200])})
+    model.feed_data({"gt": gt, "camera": ["GP", "G4"], "iso": torch.tensor([800, 3200])})
     assert model.lq.shape == gt.shape and not torch.equal(model.lq, gt) and not model.lq.requires_grad
     assert torch.equal(model.lq * 255, torch.round(model.lq * 255))  # quantized to 8-bit levels
     model.feed_data({"gt": gt})  # no metadata: drawn
@@ -124,6 +128,29 @@ def test_model_feed_data(tiny_model_dir):
     model.optimize_parameters(1)
     with pytest.raises(ValueError, match="unknown nmflowgan option"):
         NMFlowGANDenoiseModel(_model_opt(tiny_model_dir, weights="x"))
+
+
+@needs_basicsr
+def test_model_maps_camera_names_with_the_noise_models_own_vocabulary(tmp_path):
+    """A noise model whose camera order differs from SIDD's still gets the cameras the dataset named."""
+    from nmflowgan_aug.integrations.basicsr import NMFlowGANDenoiseModel
+
+    torch.manual_seed(0)
+    config = NMFlowGANConfig(cameras=("G4", "N6", "S6", "GP", "IP"), isos=SIDD_VOCABULARY.isos, iso_encoding="log",
+                             flow_features=4, unet_depth=2, unet_width=4)
+    noise_model = NMFlowGAN(config)
+    with torch.no_grad():  # a condition-dependent model: camera rows of the CL2 tables differ
+        for p in noise_model.flow.parameters():
+            p.normal_(0, 0.3)
+    model = NMFlowGANDenoiseModel(_model_opt(noise_model.save_pretrained(tmp_path / "reordered"), quantize=False))
+    gt, isos = torch.rand(2, 3, 16, 16), torch.tensor([800, 3200])
+    torch.manual_seed(1)
+    model.feed_data({"gt": gt, "camera": ["GP", "IP"], "iso": isos})
+    torch.manual_seed(1)
+    assert torch.equal(model.lq, model.noise_model.sample(gt, [3, 4], isos))  # GP, IP in this model's order
+    torch.manual_seed(1)
+    model.feed_data({"gt": gt, "camera": torch.tensor([1, 0]), "iso": isos})  # SIDD's codes for GP, IP
+    assert not torch.equal(model.lq, model.noise_model.sample(gt, [3, 4], isos))
 
 
 @needs_basicsr
@@ -143,11 +170,3 @@ def test_registrations_arch_and_shim():
     from torchvision.transforms.functional_tensor import rgb_to_grayscale  # the shim
 
     assert rgb_to_grayscale(x, num_output_channels=1).shape == (1, 1, 8, 8)
-
-
-@needs_basicsr
-def test_paired_folders_cli_errors(tmp_path):
-    from nmflowgan_aug.integrations.basicsr.paired_folders import main
-
-    with pytest.raises(SystemExit):
-        main(["--out", str(tmp_path)])  # neither --pairs nor the .mat files

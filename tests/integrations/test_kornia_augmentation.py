@@ -6,7 +6,7 @@ import kornia.augmentation as K
 import pytest
 import torch
 
-from nmflowgan_aug.functional import ConditionSampler, add_camera_noise
+from nmflowgan_aug import ConditionSampler, add_camera_noise
 from nmflowgan_aug.integrations.kornia_augmentation import RandomNMFlowGANNoise
 
 

@@ -11,8 +11,8 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from nmflowgan_aug import NMFlowGAN, add_camera_noise
 from nmflowgan_aug.devices import check_worker_device
-from nmflowgan_aug.functional import add_camera_noise, load_model
 from nmflowgan_aug.integrations.torchvision_transform import NMFlowGANNoise
 
 
@@ -25,7 +25,7 @@ class Recording(NMFlowGANNoise):
 
 
 class NoisyDataset(Dataset):
-    """Clean Image + metadata per sample, noise added by the transform inside the DataLoader worker."""
+    """Clean Image + camera/ISO per sample, noise added by the transform inside the DataLoader worker."""
 
     def __init__(self, transform, n: int = 4) -> None:
         self.transform, self.n = transform, n
@@ -91,7 +91,7 @@ def test_boxes_masks_labels_untouched(noise):
     assert not torch.equal(out["image"], sample["image"])
 
 
-def test_metadata_from_sample_drives_the_noise(tiny_model_dir):
+def test_conditions_from_sample_drive_the_noise(tiny_model_dir):
     t = Recording(tiny_model_dir)
     clean = tv_tensors.Image(torch.rand(3, 16, 16))
     out = t({"image": clean, "Camera": "S6", "ISO": 1600})  # keys matched case-insensitively
@@ -100,20 +100,34 @@ def test_metadata_from_sample_drives_the_noise(tiny_model_dir):
     generator = torch.Generator().manual_seed(params["seed"])
     expected, _, _ = add_camera_noise(clean.as_subclass(torch.Tensor), "S6", 1600, model=t.model, generator=generator)
     assert torch.equal(out["image"].as_subclass(torch.Tensor), expected)
-    t((clean, {"camera": "IP", "iso": 100}))  # (image, metadata) tuple
+    t((clean, {"camera": "IP", "iso": 100}))  # (image, dict) tuple
     assert (t.last_params["camera"], t.last_params["iso"]) == ("IP", 100)
 
 
-def test_metadata_getter_callable_and_none(tiny_model_dir):
-    t = Recording(tiny_model_dir, metadata_getter=None)
+def test_condition_getter_callable_and_none(tiny_model_dir):
+    t = Recording(tiny_model_dir, condition_getter=None)
     t({"image": tv_tensors.Image(torch.rand(3, 8, 8)), "camera": "S6", "iso": 1600})
-    assert isinstance(t.last_params["camera"], torch.Tensor)  # drawn, metadata ignored
-    t = Recording(tiny_model_dir, metadata_getter=lambda s: ("N6", None))
-    t({"image": tv_tensors.Image(torch.rand(3, 8, 8))})
+    assert isinstance(t.last_params["camera"], torch.Tensor)  # drawn, the sample's camera/ISO ignored
+    t = Recording(tiny_model_dir, condition_getter=lambda s: ("N6", None))
+    image = tv_tensors.Image(torch.rand(3, 8, 8))
+    torch.manual_seed(2)
+    t({"image": image})
     assert t.last_params["camera"] == "N6" and int(t.last_params["iso"][0]) in t.model.vocabulary.isos
+    torch.manual_seed(2)  # only the missing ISO was drawn, once, from the global RNG
+    assert torch.equal(t.last_params["iso"], t.sampler.sample(t.model.vocabulary, 1).iso_values)
 
 
-def test_batch_after_dataloader_with_per_sample_metadata(noise):
+def test_sample_conditions_are_not_drawn(tiny_model_dir):
+    """With camera and ISO in the sample, the only draw is the noise seed."""
+    t = Recording(tiny_model_dir)
+    image = tv_tensors.Image(torch.rand(3, 8, 8))
+    torch.manual_seed(4)
+    t({"image": image, "camera": "S6", "iso": 1600})
+    torch.manual_seed(4)
+    assert t.last_params["seed"] == int(torch.randint(0, 2**62, ()))
+
+
+def test_batch_after_dataloader_with_per_sample_conditions(noise):
     samples = [{"image": torch.rand(3, 8, 8), "camera": c, "iso": i} for c, i in [("GP", 100), ("G4", 3200)]]
     loader = DataLoader(samples, batch_size=2)
     batch = next(iter(loader))
@@ -152,7 +166,7 @@ def test_pickles_without_weights_and_reloads(tiny_model_dir):
 
 
 def test_in_memory_model_is_pickled_with_it(tiny_model_dir):
-    t = NMFlowGANNoise(load_model(tiny_model_dir))
+    t = NMFlowGANNoise(NMFlowGAN.from_pretrained(tiny_model_dir))
     clone = pickle.loads(pickle.dumps(t))
     assert clone.model_source is None and "noise_model" in clone._modules
 
@@ -189,9 +203,9 @@ def test_bad_inputs(noise, sample, error, match):
         noise(sample)
 
 
-def test_bad_metadata_getter(tiny_model_dir):
-    with pytest.raises(TypeError, match="metadata_getter"):
-        NMFlowGANNoise(tiny_model_dir, metadata_getter="camera")
+def test_bad_condition_getter(tiny_model_dir):
+    with pytest.raises(TypeError, match="condition_getter"):
+        NMFlowGANNoise(tiny_model_dir, condition_getter="camera")
 
 
 def test_cuda_guard_is_quiet_in_forked_cpu_workers():

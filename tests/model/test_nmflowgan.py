@@ -391,6 +391,31 @@ def test_sample_restores_train_mode_and_runs_in_inference_mode():
     assert m.sample(clean[:1], "GP", 800).shape == (1, 3, 16, 16)
 
 
+def test_calling_the_module_samples_and_fires_hooks(model):
+    """``model(clean, camera, iso)`` is the sampling call (forward), and ``sample`` goes through it."""
+    calls = []
+    handle = model.register_forward_hook(lambda module, args, kwargs, out: calls.append((args, kwargs, out)),
+                                         with_kwargs=True)
+    try:
+        clean = clean_batch(2)
+        called = model(clean, "GP", 800, generator=seeded(4))
+        sampled = model.sample(clean, "GP", 800, generator=seeded(4))
+    finally:
+        handle.remove()
+    assert torch.equal(called, sampled) and len(calls) == 2
+    assert calls[0][0][1:] == ("GP", 800) and calls[1][2] is sampled
+
+
+def test_sample_conditioned_takes_validated_conditions(model):
+    clean = clean_batch(2)
+    conditions = model.encode_conditions(["IP", "G4"], [100, 3200], 2, clean.device)
+    assert conditions.camera_codes.tolist() == [0, 4] and conditions.iso_values.tolist() == [100, 3200]
+    out = model.sample_conditioned(clean, conditions, seeded(6))
+    assert torch.equal(out, model.sample(clean, ["IP", "G4"], [100, 3200], generator=seeded(6)))
+    with pytest.raises(ValueError, match=r"1×1 pixels; at least 2"):
+        model.sample_conditioned(clean_batch(1, 1, 1), conditions, seeded(6))
+
+
 def test_sample_on_clean_requiring_grad_is_fine(model):
     clean = clean_batch(1).requires_grad_(True)
     out = model.sample(clean, "IP", 100)

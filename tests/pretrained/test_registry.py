@@ -1,33 +1,65 @@
+"""The registry of shipped weights (PretrainedWeights records, SHA-256 verified on load) and the release tool."""
+
+import dataclasses
 import json
 
 import pytest
 
 from nmflowgan_aug import NMFlowGAN, NMFlowGANConfig, list_pretrained
-from nmflowgan_aug.pretrained import resolve_pretrained, sha256_of
+from nmflowgan_aug.pretrained import PretrainedWeights, pretrained_weights, registry, sha256_of
+from nmflowgan_aug.pretrained import release as rel
+from nmflowgan_aug.pretrained._loading import weights_folder
 
 
-def test_checksum_is_verified(tmp_path):
+def _record(name, folder, sha256):
+    return PretrainedWeights(name, str(folder), sha256, "MIT", "unit-test patches", {"akld": 0.5}, "a paper")
+
+
+def test_checksum_is_verified(tmp_path, monkeypatch):
     folder = NMFlowGAN(NMFlowGANConfig(unet_depth=2, unet_width=4)).save_pretrained(tmp_path / "m")
-    good = {"tiny": (str(folder), sha256_of(folder / "model.safetensors"))}
-    assert resolve_pretrained("tiny", registry=good) == folder
-    bad = {"tiny": (str(folder), "0" * 64)}
+    good = {"tiny": _record("tiny", folder, sha256_of(folder / "model.safetensors"))}
+    assert weights_folder("tiny", good) == folder
+    bad = {"tiny": _record("tiny", folder, "0" * 64)}
     with pytest.raises(ValueError, match="checksum mismatch"):
-        resolve_pretrained("tiny", registry=bad)
+        weights_folder("tiny", bad)
     with pytest.raises(FileNotFoundError, match="shipped models"):
-        resolve_pretrained("nope", registry=good)
+        weights_folder("nope", good)
+    monkeypatch.setattr(registry, "REGISTRY", bad)  # the public path: from_pretrained refuses it too
+    with pytest.raises(ValueError, match="checksum mismatch for shipped model 'tiny'"):
+        NMFlowGAN.from_pretrained("tiny")
+    monkeypatch.setattr(registry, "REGISTRY", good)
+    assert NMFlowGAN.from_pretrained("tiny").config.unet_depth == 2
+
+
+def test_registry_records_round_trip_and_reject_unknown_keys(tmp_path):
+    record = _record("tiny", "tiny", "ab" * 32)
+    registry.write_registry({"tiny": record}, tmp_path / "registry.json")
+    assert registry.read_registry(tmp_path / "registry.json") == {"tiny": record}
+    assert record.path == registry.PRETRAINED_DIR / "tiny" and record.weights_file.name == "model.safetensors"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.sha256 = "0" * 64
+    entry = {**record.to_dict(), "url": "x"}
+    del entry["licence"]
+    with pytest.raises(ValueError, match=r"missing keys \['licence'\], unknown keys \['url'\]"):
+        PretrainedWeights.from_dict("tiny", entry)
+    with pytest.raises(ValueError, match="no shipped model named 'nope'"):
+        pretrained_weights("nope")
 
 
 @pytest.mark.parametrize("name", list_pretrained())
-def test_shipped_models_load_and_have_a_card(name):
-    from nmflowgan_aug.pretrained import _HERE, _REGISTRY
-
+def test_shipped_models_load_and_have_a_card_generated_from_their_record(name):
     model = NMFlowGAN.from_pretrained(name)
     assert not model.training
-    folder = _HERE / _REGISTRY[name][0]
-    card = (folder / "MODEL_CARD.md").read_text()
+    record = pretrained_weights(name)
+    card = (record.path / "MODEL_CARD.md").read_text()
     for needed in ("Training data", "Architecture", "Cameras", "ISO", "Metrics", "Licence", "Limitations"):
         assert needed in card, needed
-    assert (folder / "model.safetensors").stat().st_size <= 20 * 1024 * 1024
+    for field in (record.paper, record.training_data, record.licence):
+        assert field in card, field
+    assert set(record.metrics) == {"kld_official", "kld_block", "akld"}
+    for value in record.metrics.values():
+        assert f"{value:.4f} ±" in card
+    assert record.weights_file.stat().st_size <= 20 * 1024 * 1024
 
 
 def _fake_run(folder, unet_depth=2, critic_width=16, seconds=60.0, history=None):
@@ -57,38 +89,36 @@ def _fidelity_json(path, means):
 
 
 @pytest.fixture
-def package_dir(tmp_path, monkeypatch):
-    from nmflowgan_aug.pretrained import release as rel
-
+def package_dir(tmp_path):
     pkg = tmp_path / "pkg"
     pkg.mkdir()
     (pkg / "registry.json").write_text("{}\n")
-    monkeypatch.setattr(rel, "_HERE", pkg)
-    monkeypatch.setattr(rel, "REGISTRY_FILE", pkg / "registry.json")
     return pkg
 
 
-def test_release_copies_weights_registers_checksum_and_writes_card(tmp_path, package_dir):
-    from nmflowgan_aug.pretrained import release as rel
-
+def test_release_copies_weights_registers_the_record_and_writes_card(tmp_path, package_dir):
     run = _fake_run(tmp_path / "sidd_native")
-    fidelity = _fidelity_json(tmp_path / "f.json", {"ours": 0.05, "gaussian": 0.05})
+    fidelity = _fidelity_json(tmp_path / "f.json", {"ours": 0.05, "gaussian": 0.04})
 
-    target = rel.release(run, "tiny", fidelity, "ours", ["gaussian"], overwrite=False)
-    registry = json.loads((package_dir / "registry.json").read_text())
-    assert registry == {"tiny": {"folder": "tiny", "sha256": sha256_of(target / "model.safetensors")}}
+    target = rel.release(run, "tiny", fidelity, "ours", ["gaussian"], overwrite=False, package_dir=package_dir)
+    assert target == package_dir / "tiny"
+    record = registry.read_registry(package_dir / "registry.json")["tiny"]
+    assert record.folder == "tiny" and record.sha256 == sha256_of(target / "model.safetensors")
+    assert record.metrics == {"kld_official": 0.05, "kld_block": 0.05, "akld": 0.05}
+    assert record.training_data.startswith("`pairs.csv` rows 05 of") and record.paper == rel.PAPER
     card = (target / "MODEL_CARD.md").read_text()
-    assert "| ours | AKLD | 0.0500 ± 0.0010 |" in card and "| gaussian |" in card
+    assert "| ours | AKLD | 0.0500 ± 0.0010 |" in card and "| gaussian | AKLD | 0.0400 ± 0.0010 |" in card
+    assert f"- Source: {record.training_data} Validation (not trained on): rows 00," in card
+    assert f"({record.paper})" in card and f"## Licence\n\n{record.licence}\n" in card
     assert "official size" not in card.lower().split("## metrics")[1]  # no comparison section without a run
     with pytest.raises(FileExistsError):
-        rel.release(run, "tiny", fidelity, "ours", [], overwrite=False)
+        rel.release(run, "tiny", fidelity, "ours", [], overwrite=False, package_dir=package_dir)
     with pytest.raises(ValueError, match="not in the fidelity results"):
-        rel.release(run, "tiny", fidelity, "nope", [], overwrite=True)
+        rel.release(run, "tiny", fidelity, "nope", [], overwrite=True, package_dir=package_dir)
+    assert registry.read_registry(package_dir / "registry.json") == {"tiny": record}  # untouched by the failure
 
 
 def test_release_card_states_the_measured_cost_against_the_official_size(tmp_path, package_dir):
-    from nmflowgan_aug.pretrained import release as rel
-
     def epochs(n, seconds, kld):
         return [{"epoch": e, "step": 10 * e, "seconds": seconds / n, "val_kld": kld + e, "val_akld": 2 * kld + e}
                 for e in range(1, n + 1)]
@@ -102,7 +132,7 @@ def test_release_card_states_the_measured_cost_against_the_official_size(tmp_pat
     throughput.write_text(json.dumps({"rows": rows, "size": 256, "command": "python benchmarks/throughput.py",
                                       "machine": {"cpu": "Xeon", "cpu_cores_usable": 2, "gpu": None}}))
 
-    target = rel.release(run, "tiny", fidelity, "ours", [], False, ("big", official), throughput)
+    target = rel.release(run, "tiny", fidelity, "ours", [], False, ("big", official), throughput, package_dir)
     card = (target / "MODEL_CARD.md").read_text()
     section = card.split("## Cost of the smaller U-Net against the official size, measured")[1].split("## Licence")[0]
     assert "`critic.width` 16 → 64" in section and "`model.unet_depth` 2 → 3" in section
@@ -114,14 +144,12 @@ def test_release_card_states_the_measured_cost_against_the_official_size(tmp_pat
     assert "The shipped size is worse on KLD (NM-FlowGAN protocol), KLD (NAFlow protocol), AKLD." in section
     assert "7.0 img/s for the shipped size against 1.8 img/s for the official size (4.0×)" in section
     with pytest.raises(ValueError, match="'missing' is not in the fidelity results"):
-        rel.release(run, "tiny", fidelity, "ours", [], True, ("missing", official), None)
+        rel.release(run, "tiny", fidelity, "ours", [], True, ("missing", official), None, package_dir)
     with pytest.raises(FileNotFoundError, match="config.yaml"):
-        rel.release(run, "tiny", fidelity, "ours", [], True, ("big", tmp_path / "nowhere"), None)
+        rel.release(run, "tiny", fidelity, "ours", [], True, ("big", tmp_path / "nowhere"), None, package_dir)
 
 
 def test_release_cli_rejects_a_malformed_official_argument(tmp_path, capsys):
-    from nmflowgan_aug.pretrained import release as rel
-
     with pytest.raises(SystemExit):
         rel.main([str(tmp_path), "--name", "x", "--fidelity", "f.json", "--method", "m", "--official", "no-equals"])
     assert "METHOD=RUN_DIR" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 
 Importing this package registers, in basicsr's registries:
 
-- ``NMFlowGANGTDataset`` (``DATASET_REGISTRY``): clean ``gt`` crops plus camera code and ISO;
+- ``NMFlowGANGTDataset`` (``DATASET_REGISTRY``): clean ``gt`` crops plus camera name and ISO;
 - ``NMFlowGANDenoiseModel`` (``MODEL_REGISTRY``): an ``SRModel`` that synthesizes ``lq`` in ``feed_data``;
 - ``NMFlowGANDnCNN`` (``ARCH_REGISTRY``): residual DnCNN.
 

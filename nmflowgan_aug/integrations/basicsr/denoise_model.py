@@ -6,7 +6,10 @@ import torch
 from basicsr.models.sr_model import SRModel
 from basicsr.utils.registry import MODEL_REGISTRY
 
-from ...functional import DEFAULT_MODEL, ConditionSampler, add_camera_noise, load_model
+from ...condition_sampler import ConditionSampler
+from ...functional import add_camera_noise
+from ...pretrained import DEFAULT_MODEL
+from ...pretrained._loading import frozen_model
 from ...srgb import quantize_8bit
 from ._compat import register_once
 
@@ -24,12 +27,13 @@ class NMFlowGANDenoiseModel(SRModel):
         model (str): shipped name (default ``sidd``) or folder written by ``NMFlowGAN.save_pretrained``.
         quantize (bool): round the noisy input to 8-bit levels like a real sRGB capture (default true).
         cameras, isos, iso_range, camera_weights: distribution of camera/ISO for batches without
-            ``camera``/``iso`` entries (see :class:`~nmflowgan_aug.functional.ConditionSampler`).
+            ``camera``/``iso`` entries (see :class:`~nmflowgan_aug.condition_sampler.ConditionSampler`).
 
     ``feed_data``: while training, a batch without ``lq`` gets ``lq = noise(gt, camera, iso)`` under
-    ``torch.no_grad()`` (``gt`` float ``(B, 3, H, W)`` in [0, 1]; ``camera``/``iso`` ``(B,)`` from
-    ``NMFlowGANGTDataset``, or drawn). Batches that carry ``lq`` (validation on real noisy/clean pairs,
-    e.g. ``PairedImageDataset``) are used as given.
+    ``torch.no_grad()`` (``gt`` float ``(B, 3, H, W)`` in [0, 1]; ``camera``: B camera names as
+    ``NMFlowGANGTDataset`` emits them (or codes), mapped with the noise model's own vocabulary; ``iso``:
+    ``(B,)`` ISO values; both drawn when absent). Batches that carry ``lq`` (validation on real
+    noisy/clean pairs, e.g. ``PairedImageDataset``) are used as given.
 
     Raises:
         ValueError: unknown keys in the ``nmflowgan`` block.
@@ -41,7 +45,7 @@ class NMFlowGANDenoiseModel(SRModel):
         unknown = sorted(set(options) - _OPTION_KEYS)
         if unknown:
             raise ValueError(f"unknown nmflowgan option(s) {unknown}; allowed: {sorted(_OPTION_KEYS)}")
-        self.noise_model = load_model(options.get("model", DEFAULT_MODEL), self.device)
+        self.noise_model = frozen_model(options.get("model", DEFAULT_MODEL), self.device)
         self.noise_quantize = bool(options.get("quantize", True))
         self.noise_sampler = ConditionSampler(**{v: options[k] for k, v in _SAMPLER_KEYS.items() if k in options})
 

@@ -11,8 +11,8 @@ import torch
 from basicsr.data.transforms import augment
 from basicsr.utils.registry import DATASET_REGISTRY
 
+from ...condition_sampler import ConditionSampler
 from ...data.sidd import _SCENE_RE, SceneName, _read_rgb, read_pairs_manifest
-from ...functional import ConditionSampler
 from ...vocab import SIDD_VOCABULARY, ConditionVocabulary
 from ._compat import register_once
 
@@ -69,16 +69,20 @@ class NMFlowGANGTDataset(torch.utils.data.Dataset):
             ``camera``, ``iso`` and optionally ``clean`` (path relative to the CSV, default
             ``<id>/clean.png``), e.g. ``shared/data/sidd_native/pairs.csv``; ``unknown`` fields are drawn.
         meta_info_ids (list[str], optional): keep only these manifest ids.
-        cameras (list[str]): camera names in the noise model's code order (default IP, GP, S6, N6, G4).
-        isos (list[int]): ISO values the noise model supports (default: every SIDD ISO).
-        iso_range, camera_weights: distribution of the camera/ISO drawn for images without
-            metadata (see :class:`~nmflowgan_aug.functional.ConditionSampler`).
+        cameras (list[str]): camera names this dataset may emit (default: the SIDD cameras IP, GP, S6,
+            N6, G4); known cameras outside them are refused, unknown ones are drawn from them. Names
+            are emitted, so the order does not matter (the model maps names with its own vocabulary)
+            except for ``camera_weights``.
+        isos (list[int]): ISO values this dataset may emit, increasing (default: every SIDD ISO).
+        iso_range, camera_weights: distribution of the camera/ISO drawn for images without a known
+            camera/ISO (see :class:`~nmflowgan_aug.condition_sampler.ConditionSampler`).
         gt_size (int): crop size in pixels (train phase); use_hflip, use_rot (bool): flips/rotations.
         phase (str): ``train`` crops and augments; ``val``/``test`` return whole images.
 
     Returns per item:
-        ``gt``: float32 ``(3, H, W)`` RGB in [0, 1]; ``camera``: int camera code; ``iso``: int ISO;
-        ``gt_path``: str.
+        ``gt``: float32 ``(3, H, W)`` RGB in [0, 1]; ``camera``: camera name (str, e.g. ``"GP"``);
+        ``iso``: int ISO; ``gt_path``: str. BasicSR's collation makes ``camera`` a list of B names
+        and ``iso`` a LongTensor ``(B,)``.
 
     Raises:
         ValueError: an image whose known camera/ISO is not in ``cameras``/``isos`` (at construction),
@@ -105,16 +109,16 @@ class NMFlowGANGTDataset(torch.utils.data.Dataset):
                 self.vocabulary.iso_values(iso or self.vocabulary.isos[0], 1)
             except ValueError as err:
                 raise ValueError(
-                    f"{path}: {err}; set the dataset's cameras/isos to the noise model's vocabulary"
+                    f"{path}: {err}; set the dataset's cameras/isos to conditions the noise model supports"
                 ) from err
 
-    def _codes(self, camera: str | None, iso: int | None) -> tuple[int, int]:
-        """Camera code and ISO, drawn from :attr:`sampler` where unknown."""
+    def _conditions(self, camera: str | None, iso: int | None) -> tuple[str, int]:
+        """Camera name and ISO, drawn from :attr:`sampler` where unknown."""
         if camera is None or iso is None:
-            drawn_cam, drawn_iso = self.sampler.sample(self.vocabulary, 1)
-            camera = drawn_cam if camera is None else camera
-            iso = drawn_iso if iso is None else iso
-        return int(self.vocabulary.camera_codes(camera, 1)[0]), int(self.vocabulary.iso_values(iso, 1)[0])
+            drawn = self.sampler.sample(self.vocabulary, 1)
+            camera = self.vocabulary.cameras[int(drawn.camera_codes[0])] if camera is None else camera
+            iso = int(drawn.iso_values[0]) if iso is None else iso
+        return camera, iso
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -125,9 +129,9 @@ class NMFlowGANGTDataset(torch.utils.data.Dataset):
         if self.opt.get("phase", "train") == "train":
             img = _random_crop(img, int(self.opt["gt_size"]), path)
             img = augment(img, self.opt.get("use_hflip", True), self.opt.get("use_rot", True))
-        cam_code, iso_value = self._codes(camera, iso)
+        camera, iso = self._conditions(camera, iso)
         gt = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float() / 255
-        return {"gt": gt, "camera": cam_code, "iso": iso_value, "gt_path": str(path)}
+        return {"gt": gt, "camera": camera, "iso": iso, "gt_path": str(path)}
 
 
 def _random_crop(img: np.ndarray, size: int, path: Path) -> np.ndarray:

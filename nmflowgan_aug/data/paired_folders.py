@@ -1,7 +1,8 @@
-"""Write real noisy/clean pairs as the two PNG folders BasicSR's ``PairedImageDataset`` reads.
+"""Data-preparation tool: write real noisy/clean pairs as the PNG folders BasicSR's ``PairedImageDataset`` reads.
 
-``PairedImageDataset`` needs ``dataroot_gt`` and ``dataroot_lq`` folders holding files with the same
-names. This helper writes ``<out>/gt/<name>.png`` (clean) and ``<out>/lq/<name>.png`` (noisy) from
+Installed as the console script ``nmflowgan-paired-folders``. ``PairedImageDataset`` needs
+``dataroot_gt`` and ``dataroot_lq`` folders holding files with the same names. This helper writes
+``<out>/gt/<name>.png`` (clean) and ``<out>/lq/<name>.png`` (noisy) from
 
 - a pairs manifest CSV or a SIDD folder (``--pairs``, see :func:`nmflowgan_aug.data.sidd.read_pairs`),
   optionally restricted to some ids (``--ids 00 01 02 03 04`` = the SIDD validation blocks of
@@ -11,8 +12,8 @@ names. This helper writes ``<out>/gt/<name>.png`` (clean) and ``<out>/lq/<name>.
 
 Usage::
 
-    python -m nmflowgan_aug.integrations.basicsr.paired_folders --pairs shared/data/sidd_native/pairs.csv \\
-        --ids 00 01 02 03 04 --out datasets/SIDD_val
+    nmflowgan-paired-folders --pairs ../shared/data/sidd_native/pairs.csv --ids 00 01 02 03 04 --out datasets/SIDD_val
+    python -m nmflowgan_aug.data.paired_folders ...   # the same
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ...data.sidd import read_pairs, read_pairs_manifest
-from ...data.sidd_mat import iter_blocks, load_sidd_blocks
+from .sidd import read_pairs, read_pairs_manifest
+from .sidd_mat import iter_blocks, load_sidd_blocks
 
 __all__ = ["main", "write_paired_folders"]
 
@@ -64,7 +65,7 @@ def _from_mat(noisy_mat: str, gt_mat: str) -> Iterable[tuple[str, np.ndarray, np
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="nmflowgan-paired-folders", description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", help="pairs manifest (.csv) or SIDD folder")
     parser.add_argument("--ids", nargs="+", help="keep only these manifest ids")
     parser.add_argument("--noisy-mat", help="ValidationNoisyBlocksSrgb.mat")
