@@ -1,12 +1,15 @@
 """The training loop: one iteration updates what it should, and resuming continues exactly."""
 
+import copy
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from nmflowgan_aug.devices import resolve_device
 from nmflowgan_aug.training.config import load_config
-from nmflowgan_aug.training.loop import Trainer
+from nmflowgan_aug.training.loop import CHECKPOINT_VERSION, Trainer
 
 
 class PatchList(torch.utils.data.Dataset):
@@ -81,6 +84,33 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     for a, b in zip(straight.critic.state_dict().values(), resumed.critic.state_dict().values()):
         assert torch.equal(a, b)
     assert straight.history[-1]["val_kld"] == resumed.history[-1]["val_kld"]
+
+
+def test_logged_nll_is_the_models_likelihood(tmp_path):
+    """The generator step's NLL is NMFlowGAN.log_prob_levels of the batch (same dequantization draws)."""
+    trainer = Trainer(tiny_config(tmp_path, flow_warmup_steps=1), PatchList(), None, tmp_path)
+    before = copy.deepcopy(trainer.model)
+    batch = torch.utils.data.default_collate([PatchList()[i] for i in range(4)])
+    clean, noisy, cams, isos = trainer._batch(batch)
+    torch.manual_seed(3)
+    logged = trainer.train_step(batch)["nll_bpd"]
+    torch.manual_seed(3)
+    with torch.no_grad():
+        log_p = before.log_prob_levels(torch.round(noisy * 255), torch.round(clean * 255), cams, isos)
+    assert logged == float(-log_p.mean()) / (3 * 96 * 96 * math.log(2.0))
+
+
+def test_checkpoint_is_plain_data_with_a_checked_version(tmp_path):
+    trainer = Trainer(tiny_config(tmp_path, epochs=1, steps_per_epoch=1, critic_steps=1), PatchList(), None, tmp_path / "a")
+    trainer.fit()
+    ckpt = torch.load(trainer.checkpoint_path, weights_only=True)  # no pickled code, no NumPy objects
+    assert ckpt["version"] == CHECKPOINT_VERSION == 2
+    torch.save({**ckpt, "version": 1}, tmp_path / "v1.pt")
+    with pytest.raises(ValueError, match=r"v1.pt has format version 1; this version of nmflowgan_aug reads version 2"):
+        trainer.load_checkpoint(tmp_path / "v1.pt")
+    torch.save({**ckpt, "rng": {"numpy": np.random.get_state()}}, tmp_path / "numpy.pt")  # the version-1 layout
+    with pytest.raises(ValueError, match="cannot read checkpoint .*numpy.pt with weights_only=True"):
+        trainer.load_checkpoint(tmp_path / "numpy.pt")
 
 
 def test_resume_refuses_a_different_architecture(tmp_path):
