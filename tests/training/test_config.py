@@ -31,7 +31,9 @@ def test_unknown_key_is_named(tmp_path, text, key):
         load_config(path)
 
 
-@pytest.mark.parametrize("text", ["train:\n  epochs: 2.5\n", "train:\n  nll_every_step: 'yes'\n", "train:\n  betas: 0.9\n"])
+@pytest.mark.parametrize(
+    "text", ["train:\n  epochs: 2.5\n", "train:\n  nll_every_step: 'yes'\n", "train:\n  betas: 0.9\n"]
+)
 def test_wrong_types_are_errors(tmp_path, text):
     path = tmp_path / "c.yaml"
     path.write_text(text)
