@@ -89,7 +89,7 @@ class NMFlowGAN(nn.Module):
         """Dequantize the clean image (its log-det is discarded, as in the official code) and encode c."""
         clean_deq, _ = self.flow.dequantize(clean_levels, generator)
         meta, row = self.vocabulary.encode(camera_codes, iso_values)
-        return FlowCondition(clean_deq, meta.to(clean_deq.dtype), row)
+        return FlowCondition(clean_deq, condition_vector=meta.to(clean_deq.dtype), table_row=row)
 
     def _to_levels(self, image: torch.Tensor) -> torch.Tensor:
         dtype = next(self.parameters()).dtype
