@@ -1,4 +1,7 @@
-"""NMFlowGANConfig (nmflowgan_aug.model.config): defaults, list → tuple, range and type checks, from_dict."""
+"""NMFlowGANConfig (nmflowgan_aug.model.config): defaults, list → tuple, range and type checks, from_dict.
+
+Named test_model_config.py because test modules share one namespace and tests/training has a test_config.py.
+"""
 
 from __future__ import annotations
 
