@@ -4,7 +4,15 @@ The ``nmflowgan-prepare-sidd`` command lives in :mod:`nmflowgan_aug.data.prepare
 here, so that ``python -m nmflowgan_aug.data.prepare`` runs cleanly).
 """
 
-from .hdf5_patches import CONFIG_KEYS, PatchDataset, pair_config, patch_positions, prepare_pairs, write_pair_hdf5
+from .hdf5_patches import (
+    ATTRIBUTE_GROUP,
+    PAIR_ATTRIBUTES,
+    PatchDataset,
+    pair_attributes,
+    patch_positions,
+    prepare_pairs,
+    write_pair_hdf5,
+)
 from .sidd import (
     BRIGHTNESS_CODES,
     OFFICIAL_SPLITS,
@@ -18,3 +26,24 @@ from .sidd import (
     read_sidd_folder,
     scene_of,
 )
+
+__all__ = [
+    "ATTRIBUTE_GROUP",
+    "BRIGHTNESS_CODES",
+    "OFFICIAL_SPLITS",
+    "PAIR_ATTRIBUTES",
+    "ImagePair",
+    "PairRecord",
+    "PatchDataset",
+    "SceneName",
+    "assign_splits",
+    "known_metadata",
+    "pair_attributes",
+    "patch_positions",
+    "prepare_pairs",
+    "read_pairs",
+    "read_pairs_manifest",
+    "read_sidd_folder",
+    "scene_of",
+    "write_pair_hdf5",
+]

@@ -5,8 +5,13 @@ One HDF5 file holds the patches of one image pair:
 - datasets ``clean/<i>`` and ``noisy/<i>`` for ``i = 0 .. N-1``: uint8, shape ``(3, P, P)``, RGB, CHW,
   values 0..255; patch ``i`` is the ``i``-th crop in row-major order over the positions of
   :func:`patch_positions`;
-- group ``config`` with seven integer attributes (:data:`CONFIG_KEYS`); ``-1`` marks a value that
-  is unknown (pairs without a SIDD scene name).
+- group ``config`` (:data:`ATTRIBUTE_GROUP`) with seven integer attributes that describe the pair
+  (:data:`PAIR_ATTRIBUTES`); ``-1`` marks a value that is unknown (pairs without a SIDD scene name).
+
+The group keeps its official name ``config`` although it holds the pair's attributes, not a
+configuration: the official NM-FlowGAN training code reads ``f['config'].attrs``, and every patch
+file written so far (official ones and our runs' patch caches) has that group; a new name would
+break both.
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ from ..vocab import OFFICIAL_VOCABULARY, ConditionVocabulary
 from .sidd import ImagePair, scene_of
 
 __all__ = [
-    "CONFIG_KEYS",
+    "ATTRIBUTE_GROUP",
+    "PAIR_ATTRIBUTES",
     "PatchDataset",
-    "pair_config",
+    "pair_attributes",
     "patch_positions",
     "prepare_pairs",
     "list_patch_files",
@@ -40,8 +46,11 @@ __all__ = [
 
 PathLike = Union[str, Path]
 
-#: Integer attributes of the ``config`` group, in the official order.
-CONFIG_KEYS = (
+#: Name of the HDF5 group that holds :data:`PAIR_ATTRIBUTES` (the official name, see the module docstring).
+ATTRIBUTE_GROUP = "config"
+
+#: Integer attributes of a pair (stored on :data:`ATTRIBUTE_GROUP`), in the official order.
+PAIR_ATTRIBUTES = (
     "scene-instance-number",
     "scene-number",
     "smartphone-code",
@@ -86,22 +95,22 @@ def _check_pair_arrays(clean: np.ndarray, noisy: np.ndarray) -> None:
         raise ValueError(f"clean and noisy must have the same shape, got {clean.shape} and {noisy.shape}")
 
 
-def _full_config(meta: Mapping[str, int]) -> dict[str, int]:
-    unknown_keys = sorted(set(meta) - set(CONFIG_KEYS))
+def _all_attributes(attributes: Mapping[str, int]) -> dict[str, int]:
+    unknown_keys = sorted(set(attributes) - set(PAIR_ATTRIBUTES))
     if unknown_keys:
-        raise ValueError(f"unknown config key(s) {unknown_keys}; allowed keys: {list(CONFIG_KEYS)}")
+        raise ValueError(f"unknown pair attribute(s) {unknown_keys}; allowed: {list(PAIR_ATTRIBUTES)}")
     for key in _REQUIRED_KEYS:
-        value = meta.get(key)
+        value = attributes.get(key)
         if not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"config needs a non-negative integer {key!r}, got {value!r}")
-    return {key: int(meta.get(key, UNKNOWN)) for key in CONFIG_KEYS}
+            raise ValueError(f"pair attributes need a non-negative integer {key!r}, got {value!r}")
+    return {key: int(attributes.get(key, UNKNOWN)) for key in PAIR_ATTRIBUTES}
 
 
 def write_pair_hdf5(
     path: PathLike,
     clean: np.ndarray,
     noisy: np.ndarray,
-    meta: Mapping[str, int],
+    attributes: Mapping[str, int],
     patch: int = 96,
     stride: int = 48,
     overwrite: bool = False,
@@ -115,8 +124,8 @@ def write_pair_hdf5(
         path: output file; its folder must exist.
         clean: uint8 ``(H, W, 3)`` RGB, values 0..255.
         noisy: uint8 ``(H, W, 3)`` RGB, same shape as ``clean``.
-        meta: ``config`` attributes (keys from :data:`CONFIG_KEYS`); ``smartphone-code`` and
-            ``ISO-level`` are required, missing keys are stored as ``-1``.
+        attributes: the pair's attributes (keys from :data:`PAIR_ATTRIBUTES`, see :func:`pair_attributes`);
+            ``smartphone-code`` and ``ISO-level`` are required, missing keys are stored as ``-1``.
         patch: patch side in pixels.
         stride: step between patches in pixels (see :func:`patch_positions`).
         overwrite: replace an existing file.
@@ -126,12 +135,12 @@ def write_pair_hdf5(
 
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is False.
-        ValueError: bad arrays or metadata, or an image smaller than ``patch`` (the message names ``path``).
+        ValueError: bad arrays or attributes, or an image smaller than ``patch`` (the message names ``path``).
     """
     path = Path(path)
     refuse_overwrite(path, overwrite)
     _check_pair_arrays(clean, noisy)
-    config = _full_config(meta)
+    stored = _all_attributes(attributes)
     height, width = clean.shape[:2]
     try:
         rows, cols = patch_positions(height, patch, stride), patch_positions(width, patch, stride)
@@ -147,16 +156,16 @@ def write_pair_hdf5(
                     f.create_dataset(f"clean/{index}", data=clean[y : y + patch, x : x + patch].transpose(2, 0, 1))
                     f.create_dataset(f"noisy/{index}", data=noisy[y : y + patch, x : x + patch].transpose(2, 0, 1))
                     index += 1
-            group = f.create_group("config")
-            for key, value in config.items():
+            group = f.create_group(ATTRIBUTE_GROUP)
+            for key, value in stored.items():
                 group.attrs[key] = value
 
     atomic_write(path, write)
     return index
 
 
-def pair_config(pair: ImagePair, vocabulary: ConditionVocabulary = OFFICIAL_VOCABULARY) -> dict[str, int]:
-    """The ``config`` attributes of a pair.
+def pair_attributes(pair: ImagePair, vocabulary: ConditionVocabulary = OFFICIAL_VOCABULARY) -> dict[str, int]:
+    """The attributes stored with a pair's patches (:data:`PAIR_ATTRIBUTES`).
 
     The camera code is the index of ``pair.camera`` in ``vocabulary.cameras``; the ISO is stored as
     is (it is not checked against the vocabulary). Without a SIDD scene name the five other
@@ -171,10 +180,10 @@ def pair_config(pair: ImagePair, vocabulary: ConditionVocabulary = OFFICIAL_VOCA
         )
     if not isinstance(pair.iso, (int, np.integer)) or pair.iso <= 0:
         raise ValueError(f"pair {pair.name!r}: ISO must be a positive int, got {pair.iso!r}")
-    config = {"smartphone-code": vocabulary.cameras.index(pair.camera), "ISO-level": int(pair.iso)}
+    attributes = {"smartphone-code": vocabulary.cameras.index(pair.camera), "ISO-level": int(pair.iso)}
     scene = scene_of(pair)
     if scene is not None:
-        config.update(
+        attributes.update(
             {
                 "scene-instance-number": scene.scene_instance,
                 "scene-number": scene.scene,
@@ -183,7 +192,7 @@ def pair_config(pair: ImagePair, vocabulary: ConditionVocabulary = OFFICIAL_VOCA
                 "illuminant-brightness-code": scene.brightness_code,
             }
         )
-    return config
+    return attributes
 
 
 def _file_stem(name: str) -> str:
@@ -224,7 +233,7 @@ def prepare_pairs(
     """
     records = list(records)
     out_dir = Path(out_dir)
-    configs = [pair_config(pair, vocabulary) for pair in records]  # metadata errors before any writing
+    attributes = [pair_attributes(pair, vocabulary) for pair in records]  # metadata errors before any writing
     paths = [out_dir / f"{index:04d}_{_file_stem(pair.name)}.hdf5" for index, pair in enumerate(records)]
     existing = [p for p in paths if p.exists()]
     if existing and not overwrite:
@@ -233,10 +242,10 @@ def prepare_pairs(
             "(use overwrite=True / --overwrite to replace them)"
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = tqdm(list(zip(records, configs, paths)), desc=f"patches -> {out_dir}", unit="pair", disable=not progress)
-    for pair, config, path in jobs:
+    jobs = tqdm(list(zip(records, attributes, paths)), desc=f"patches -> {out_dir}", unit="pair", disable=not progress)
+    for pair, stored, path in jobs:
         clean, noisy = pair.load()
-        write_pair_hdf5(path, clean, noisy, config, patch=patch, stride=stride, overwrite=overwrite)
+        write_pair_hdf5(path, clean, noisy, stored, patch=patch, stride=stride, overwrite=overwrite)
     return paths
 
 
@@ -267,22 +276,24 @@ def _list_files(files: PathLike | Sequence[PathLike]) -> list[Path]:
 
 
 def _scan(path: Path) -> tuple[int, dict[str, int]]:
-    """Number of patches and the ``config`` attributes of one file."""
+    """Number of patches and the pair attributes of one file."""
     try:
         with h5py.File(path, "r") as f:
-            if "clean" not in f or "noisy" not in f or "config" not in f:
-                raise ValueError(f"{path} is not a patch file: needs 'clean', 'noisy' and 'config', has {sorted(f)}")
+            if "clean" not in f or "noisy" not in f or ATTRIBUTE_GROUP not in f:
+                raise ValueError(
+                    f"{path} is not a patch file: needs 'clean', 'noisy' and {ATTRIBUTE_GROUP!r}, has {sorted(f)}"
+                )
             count = len(f["clean"])
             if len(f["noisy"]) != count:
                 raise ValueError(f"{path}: {count} clean patches but {len(f['noisy'])} noisy patches")
-            attrs = f["config"].attrs
+            attrs = f[ATTRIBUTE_GROUP].attrs
             missing = [k for k in _REQUIRED_KEYS if k not in attrs]
             if missing:
-                raise ValueError(f"{path}: config lacks attribute(s) {missing}")
-            config = {key: int(attrs[key]) for key in CONFIG_KEYS if key in attrs}
+                raise ValueError(f"{path}: group {ATTRIBUTE_GROUP!r} lacks attribute(s) {missing}")
+            attributes = {key: int(attrs[key]) for key in PAIR_ATTRIBUTES if key in attrs}
     except OSError as err:
         raise ValueError(f"cannot read HDF5 patch file {path}: {err}") from err
-    return count, config
+    return count, attributes
 
 
 class PatchDataset(torch.utils.data.Dataset):
@@ -300,7 +311,7 @@ class PatchDataset(torch.utils.data.Dataset):
     Attributes:
         files: the files, in index order.
         lengths: number of patches per file.
-        configs: ``config`` attributes per file.
+        pair_attributes: the pair attributes (:data:`PAIR_ATTRIBUTES`) of each file.
 
     Raises:
         FileNotFoundError: a listed file does not exist.
@@ -313,7 +324,7 @@ class PatchDataset(torch.utils.data.Dataset):
         self.augment = augment
         scans = [_scan(path) for path in self.files]
         self.lengths = [count for count, _ in scans]
-        self.configs = [config for _, config in scans]
+        self.pair_attributes = [attributes for _, attributes in scans]
         self._ends = np.cumsum(self.lengths).tolist()
         self._handles: dict[int, h5py.File] = {}
         self._pid = os.getpid()
@@ -321,12 +332,12 @@ class PatchDataset(torch.utils.data.Dataset):
     @property
     def cameras(self) -> list[int]:
         """Camera code (``smartphone-code``) per file."""
-        return [c["smartphone-code"] for c in self.configs]
+        return [a["smartphone-code"] for a in self.pair_attributes]
 
     @property
     def isos(self) -> list[int]:
         """ISO level per file."""
-        return [c["ISO-level"] for c in self.configs]
+        return [a["ISO-level"] for a in self.pair_attributes]
 
     def conditions(self) -> Counter[tuple[int, int]]:
         """Number of patches per ``(camera code, ISO)``."""
@@ -368,8 +379,8 @@ class PatchDataset(torch.utils.data.Dataset):
         return {
             "clean": torch.from_numpy(clean.astype(np.float32) / 255.0),
             "noisy": torch.from_numpy(noisy.astype(np.float32) / 255.0),
-            "camera": self.configs[file_index]["smartphone-code"],
-            "iso": self.configs[file_index]["ISO-level"],
+            "camera": self.pair_attributes[file_index]["smartphone-code"],
+            "iso": self.pair_attributes[file_index]["ISO-level"],
         }
 
     def close(self) -> None:

@@ -22,8 +22,9 @@ _SPLIT_NAME_RE = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 
 _DESCRIPTION = """\
 Cut clean/noisy sRGB pairs into 8-bit patches and write one HDF5 file per pair in the NM-FlowGAN
-layout (datasets clean/<i> and noisy/<i>: uint8 (3, P, P) RGB; group 'config' with the scene
-metadata as integer attributes). Pairs whose camera or ISO is unknown are dropped with a warning.
+layout (datasets clean/<i> and noisy/<i>: uint8 (3, P, P) RGB; group 'config', the official name,
+with the camera code, ISO and scene attributes as integers). Pairs whose camera or ISO is unknown are
+dropped with a warning.
 """
 
 _EPILOG = """\

@@ -72,12 +72,20 @@ class NoiseFlow(nn.Module):
             log_det = log_det + ld
         return x, log_det
 
+    def latent_and_log_prob(
+        self, noisy_levels: torch.Tensor, cond: FlowCondition, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The latent ``z`` ``(B, 3, H, W)`` and :meth:`log_prob` ``(B,)`` from one pass (training logs both)."""
+        z, log_det = self(noisy_levels, cond, generator)
+        return z, standard_normal_log_prob(z) + log_det
+
     def log_prob(
         self, noisy_levels: torch.Tensor, cond: FlowCondition, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """Log-likelihood of the 8-bit noisy image in nats per image, shape ``(B,)`` (reference §1.6)."""
-        z, log_det = self(noisy_levels, cond, generator)
-        return standard_normal_log_prob(z) + log_det
+        """Log-likelihood of the 8-bit noisy image in nats per image, shape ``(B,)`` (reference §1.6):
+        ``log N(z; 0, I) + log|det ∂z/∂x|`` including the dequantization term ``−num_bits·ln 2`` per dimension.
+        """
+        return self.latent_and_log_prob(noisy_levels, cond, generator)[1]
 
     def inverse(self, z: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
         """Map latents ``z`` to integer noisy levels (float tensor, values 0..2**num_bits − 1)."""

@@ -12,12 +12,14 @@ flow is therefore a heteroscedastic diagonal Gaussian on the noise (reference §
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 __all__ = [
+    "ConditionalAffine",
     "ConditionalLinearTable",
     "FlowCondition",
     "MetaEncoder",
@@ -36,12 +38,13 @@ class FlowCondition:
 
     Attributes:
         clean: dequantized clean image ``(clean_uint8 + u) / 2**num_bits``, ``(B, 3, H, W)``.
-        meta: condition vector ``(B, F)`` from :meth:`ConditionVocabulary.encode`.
+        condition_vector: camera/ISO vector ``(B, F)`` fed to the meta encoders, from
+            :meth:`ConditionVocabulary.encode` (``F = ConditionVocabulary.meta_features``).
         table_row: CL2 table row ``(B,)`` (one-hot ISO vocabularies) or ``None`` (log-ISO encoding).
     """
 
     clean: torch.Tensor
-    meta: torch.Tensor
+    condition_vector: torch.Tensor
     table_row: torch.Tensor | None
 
 
@@ -64,6 +67,25 @@ def _affine_inverse(y: torch.Tensor, log_s: torch.Tensor, b: torch.Tensor) -> to
     return (y - b) * torch.exp(-log_s)
 
 
+class ConditionalAffine(nn.Module, ABC):
+    """An elementwise affine bijector ``y = exp(log_s(c))·x + b(c)`` whose parameters depend on the
+    condition only; subclasses say how they compute ``(log_s, b)`` in :meth:`affine_params`.
+
+    ``forward(x, cond)`` returns ``(y, log_det)`` with ``log_det = Σ log_s`` over (C, H, W), shape
+    ``(B,)``; ``inverse(y, cond)`` returns ``(y − b)·exp(−log_s)``.
+    """
+
+    @abstractmethod
+    def affine_params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log_s, b)``, each broadcastable to ``(B, 3, H, W)``."""
+
+    def forward(self, x: torch.Tensor, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        return _affine_forward(x, *self.affine_params(cond))
+
+    def inverse(self, y: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
+        return _affine_inverse(y, *self.affine_params(cond))
+
+
 class UniformDequantization(nn.Module):
     """UD: ``x = (x_int + u) / 2**num_bits`` with ``u ~ U[0, 1)`` per element.
 
@@ -82,7 +104,9 @@ class UniformDequantization(nn.Module):
     def levels(self) -> int:
         return 2**self.num_bits
 
-    def forward(self, x_int: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x_int: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         u = torch.rand(x_int.shape, generator=generator, device=x_int.device, dtype=x_int.dtype)
         # From num_bits in double precision, not from the float32 buffer (exact in float64 models too).
         log_det = x_int.new_full((x_int.shape[0],), -self.num_bits * math.log(2.0) * x_int[0].numel())
@@ -149,12 +173,14 @@ class MetaEncoder(nn.Module):
             self.iso_slope = nn.Linear(1, out_features, bias=False)
             nn.init.zeros_(self.iso_slope.weight)  # ISO trend starts in the CL2 layers (see standardize_latent_)
 
-    def forward(self, meta: torch.Tensor) -> torch.Tensor:
-        h = self.initial_layer(meta[:, 1:] if self.linear_iso else meta)
+    def forward(self, condition_vector: torch.Tensor) -> torch.Tensor:
+        """``(B, F)`` condition vector → ``(B, out_features)`` embedding."""
+        v = condition_vector
+        h = self.initial_layer(v[:, 1:] if self.linear_iso else v)
         for block in self.blocks:
             h = block(h)
         out = self.final_layer(h)
-        return out + self.iso_slope(meta[:, :1]) if self.linear_iso else out
+        return out + self.iso_slope(v[:, :1]) if self.linear_iso else out
 
 
 class StructureEncoder(nn.Module):
@@ -213,8 +239,8 @@ class PointwiseNet(nn.Module):
         return h
 
 
-class StructureAwareLinear(nn.Module):
-    """SAL: ``y = exp(log_s)·x + b`` with ``[log_s ‖ b] = StructureEncoder(clean) ⊙ MetaEncoder(meta)``.
+class StructureAwareLinear(ConditionalAffine):
+    """SAL: ``y = exp(log_s)·x + b`` with ``[log_s ‖ b] = StructureEncoder(clean) ⊙ MetaEncoder(condition_vector)``.
 
     The camera/ISO embedding ``(B, 6, 1, 1)`` sets the amplitude of a clean-image-dependent map.
     """
@@ -225,19 +251,13 @@ class StructureAwareLinear(nn.Module):
         self.structure_encoder = StructureEncoder(3, 6, features)
         _zero_(self.meta_encoder.final_layer)
 
-    def _params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
-        e = self.structure_encoder(cond.clean) * self.meta_encoder(cond.meta)[:, :, None, None]
+    def affine_params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        e = self.structure_encoder(cond.clean) * self.meta_encoder(cond.condition_vector)[:, :, None, None]
         return e[:, :3], e[:, 3:]
 
-    def forward(self, x: torch.Tensor, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
-        return _affine_forward(x, *self._params(cond))
 
-    def inverse(self, y: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
-        return _affine_inverse(y, *self._params(cond))
-
-
-class SignalDependentLinear(nn.Module):
-    """SDL: ``[log_s ‖ b] = PointwiseNet([MetaEncoder(meta) broadcast ‖ clean])``, then the affine map.
+class SignalDependentLinear(ConditionalAffine):
+    """SDL: ``[log_s ‖ b] = PointwiseNet([MetaEncoder(condition_vector) broadcast ‖ clean])``, then the affine map.
 
     The embedding comes first and the clean image second, as in the official layer, so that the input
     columns of ``scale_and_bias.body.0.weight`` in an official checkpoint act on the right channels.
@@ -254,19 +274,13 @@ class SignalDependentLinear(nn.Module):
         self.scale_and_bias = PointwiseNet(6, 6, features)
         _zero_(self.scale_and_bias.body[4])
 
-    def _params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
-        m = self.meta_encoder(cond.meta)[:, :, None, None].expand(-1, -1, *cond.clean.shape[2:])
+    def affine_params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        m = self.meta_encoder(cond.condition_vector)[:, :, None, None].expand(-1, -1, *cond.clean.shape[2:])
         out = self.scale_and_bias(torch.cat([m, cond.clean], dim=1))
         return out[:, :3], out[:, 3:]
 
-    def forward(self, x: torch.Tensor, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
-        return _affine_forward(x, *self._params(cond))
 
-    def inverse(self, y: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
-        return _affine_inverse(y, *self._params(cond))
-
-
-class ConditionalLinearTable(nn.Module):
+class ConditionalLinearTable(ConditionalAffine):
     """CL2: per-channel gain and offset per condition, ``y = exp(s)·x + b``.
 
     With a one-hot ISO vocabulary (official), ``s = log_scale[row]`` and ``b = bias[row]`` with
@@ -284,15 +298,9 @@ class ConditionalLinearTable(nn.Module):
         self.log_scale = nn.Parameter(torch.zeros(rows, channels))
         self.bias = nn.Parameter(torch.zeros(rows, channels))
 
-    def _params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+    def affine_params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
         if cond.table_row is not None:
             s, b = self.log_scale[cond.table_row], self.bias[cond.table_row]
         else:
-            s, b = cond.meta @ self.log_scale, cond.meta @ self.bias
+            s, b = cond.condition_vector @ self.log_scale, cond.condition_vector @ self.bias
         return s[:, :, None, None], b[:, :, None, None]
-
-    def forward(self, x: torch.Tensor, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
-        return _affine_forward(x, *self._params(cond))
-
-    def inverse(self, y: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
-        return _affine_inverse(y, *self._params(cond))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -19,7 +19,8 @@ from torch import nn
 
 from .._io import atomic_write
 from ..srgb import check_same_shape, check_srgb_batch
-from ..vocab import OFFICIAL_VOCABULARY, CameraLike, Conditions, ConditionVocabulary, IsoLike
+from ..vocab import CameraLike, Conditions, IsoLike
+from .config import NMFlowGANConfig
 from .flow import NoiseFlow
 from .flow_layers import FlowCondition
 from .unet import UNet
@@ -28,45 +29,6 @@ __all__ = ["NMFlowGAN", "NMFlowGANConfig"]
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
-
-
-@dataclass
-class NMFlowGANConfig:
-    """Architecture and vocabulary of a noise model; saved as ``config.json`` beside the weights.
-
-    Attributes:
-        cameras: camera names in code order (official: IP, GP, S6, N6, G4).
-        isos: supported ISO values.
-        iso_encoding: ``"onehot"`` (official) or ``"log"`` (continuous log-ISO, see :mod:`nmflowgan_aug.vocab`).
-        num_bits: image bit depth (8).
-        flow_features: width of the SAL/SDL subnetworks (official 16).
-        unet_depth: U-Net levels (official 5).
-        unet_width: U-Net first-level width (official 64).
-    """
-
-    cameras: tuple[str, ...] = OFFICIAL_VOCABULARY.cameras
-    isos: tuple[int, ...] = OFFICIAL_VOCABULARY.isos
-    iso_encoding: str = "onehot"
-    num_bits: int = 8
-    flow_features: int = 16
-    unet_depth: int = 5
-    unet_width: int = 64
-
-    @property
-    def vocabulary(self) -> ConditionVocabulary:
-        return ConditionVocabulary(self.cameras, self.isos, self.iso_encoding)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> NMFlowGANConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown model config keys {unknown}; allowed: {sorted(known)}")
-        d = dict(d)
-        for key in ("cameras", "isos"):
-            if key in d:
-                d[key] = tuple(d[key])
-        return cls(**d)
 
 
 class NMFlowGAN(nn.Module):
@@ -133,7 +95,7 @@ class NMFlowGAN(nn.Module):
         """Dequantize the clean image (its log-det is discarded, as in the official code) and encode c."""
         clean_deq, _ = self.flow.dequantize(clean_levels, generator)
         meta, row = self.vocabulary.encode(camera_codes, iso_values)
-        return FlowCondition(clean_deq, meta.to(clean_deq.dtype), row)
+        return FlowCondition(clean_deq, condition_vector=meta.to(clean_deq.dtype), table_row=row)
 
     def _to_levels(self, image: torch.Tensor) -> torch.Tensor:
         dtype = next(self.parameters()).dtype

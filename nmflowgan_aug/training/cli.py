@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training data: a SIDD-Medium/Small folder, a folder of HDF5 patches, a pairs manifest CSV, "
                    "or 'embedded'; overrides data.train.path")
     p.add_argument("--resume", nargs="?", const="auto", default=None,
-                   help="continue exactly from a checkpoint (default: <run>/checkpoints/last.pt)")
+                   help="continue exactly from a checkpoint (default: <run>/checkpoints/last.pt), on the patches "
+                   "the run cut into <run>/patches/ the first time (an error if the data config changed since)")
     p.add_argument("--seed", type=int, default=None, help="random seed (overrides train.seed)")
     p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="overrides train.device")
     p.add_argument("--name", default=None, help="run name (overrides name)")

@@ -17,24 +17,14 @@ from typing import Any, Optional
 
 import yaml
 
-__all__ = ["ConfigError", "CriticConfig", "DataConfig", "DataSourceConfig", "ModelConfig", "TrainConfig",
-           "TrainingConfig", "apply_overrides", "load_config"]
+from ..model.config import NMFlowGANConfig
+
+__all__ = ["ConfigError", "CriticConfig", "DataConfig", "DataSourceConfig", "TrainConfig", "TrainingConfig",
+           "apply_overrides", "load_config"]
 
 
 class ConfigError(ValueError):
     """A configuration file or override that does not match the schema."""
-
-
-@dataclass
-class ModelConfig:
-    """Noise-model architecture and vocabulary (see :class:`nmflowgan_aug.NMFlowGANConfig`)."""
-
-    cameras: list[str] = field(default_factory=lambda: ["IP", "GP", "S6", "N6", "G4"])
-    isos: list[int] = field(default_factory=lambda: [100, 400, 800, 1600, 3200])
-    iso_encoding: str = "onehot"
-    flow_features: int = 16
-    unet_depth: int = 5
-    unet_width: int = 64
 
 
 @dataclass
@@ -124,11 +114,12 @@ class TrainConfig:
 
 @dataclass
 class TrainingConfig:
-    """Everything ``train_noise_model.py`` needs."""
+    """Everything ``train_noise_model.py`` needs; ``model`` is the architecture and vocabulary the trained
+    model is built from and saved with."""
 
     name: str = "nmflowgan"
     output_dir: str = "runs"
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: NMFlowGANConfig = field(default_factory=NMFlowGANConfig)
     critic: CriticConfig = field(default_factory=CriticConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -148,11 +139,12 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must be a mapping, got {value!r}")
         return _from_dict(tp, value, where)
-    if origin is list:
+    if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where} must be a list, got {value!r}")
-        (item,) = typing.get_args(tp)
-        return [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        item = typing.get_args(tp)[0]  # list[X] or tuple[X, ...]
+        items = [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false, got {value!r}")
@@ -180,7 +172,12 @@ def _from_dict(cls: type, data: dict, where: str = "") -> Any:
         key = f"{where}.{unknown[0]}" if where else unknown[0]
         raise ConfigError(f"unknown config key {key!r}; allowed keys{' in ' + where if where else ''}: {names}")
     kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except ValueError as err:  # range checks of the section's own __post_init__ (e.g. NMFlowGANConfig)
+        raise ConfigError(f"{where}: {err}" if where else str(err)) from None
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:

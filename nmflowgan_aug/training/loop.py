@@ -22,25 +22,15 @@ from tqdm.auto import tqdm
 
 from .._io import atomic_write
 from ..devices import resolve_device
-from ..model import Critic96, NMFlowGAN, NMFlowGANConfig, critic_loss, generator_loss
-from ..model.flow import standard_normal_log_prob
+from ..model import Critic96, NMFlowGAN, critic_loss, generator_loss
 from .config import TrainingConfig
 from .evaluation import evaluate_patches
 
 __all__ = ["Trainer", "TrainState"]
 
 log = logging.getLogger(__name__)
-CHECKPOINT_VERSION = 1
-
-
-def build_model(config: TrainingConfig) -> NMFlowGAN:
-    m = config.model
-    return NMFlowGAN(
-        NMFlowGANConfig(
-            cameras=tuple(m.cameras), isos=tuple(m.isos), iso_encoding=m.iso_encoding,
-            flow_features=m.flow_features, unet_depth=m.unet_depth, unet_width=m.unet_width,
-        )
-    )  # fmt: skip
+#: Format of ``checkpoints/last.pt``. 2: only tensors and plain containers (read with ``weights_only=True``).
+CHECKPOINT_VERSION = 2
 
 
 @dataclass
@@ -52,7 +42,9 @@ class TrainState:
 
 
 def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """The global RNG states as tensors and plain containers (NumPy's key array as a list of ints)."""
+    kind, keys, *rest = np.random.get_state()  # rest: position, has_gauss, cached_gaussian
+    state = {"torch": torch.get_rng_state(), "numpy": (kind, keys.tolist(), *rest), "python": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -60,7 +52,8 @@ def _rng_state() -> dict:
 
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    kind, keys, *rest = state["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), *rest))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -84,10 +77,13 @@ class Trainer:
         torch.manual_seed(config.train.seed)
         np.random.seed(config.train.seed % 2**32)
         random.seed(config.train.seed)
-        self.model = build_model(config).to(self.device)
+        self.model = NMFlowGAN(config.model).to(self.device)
         self.critic = Critic96(6, config.critic.width).to(self.device)
         t = config.train
-        groups = [{"params": self.model.flow.parameters(), "lr": t.flow_lr or t.lr}, {"params": self.model.unet.parameters()}]
+        groups = [
+            {"params": self.model.flow.parameters(), "lr": t.flow_lr or t.lr},
+            {"params": self.model.unet.parameters()},
+        ]
         self.opt_g = torch.optim.Adam(groups, lr=t.lr, betas=tuple(t.betas))
         self.opt_c = torch.optim.Adam(self.critic.parameters(), lr=t.lr, betas=tuple(t.betas))
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, t.lr_milestones, t.lr_gamma)
@@ -121,19 +117,36 @@ class Trainer:
     def load_checkpoint(self, path: Path) -> None:
         """Resume from a checkpoint written by :meth:`save_checkpoint`.
 
+        The file is read with ``torch.load(weights_only=True)`` (no code runs while loading), on the CPU;
+        ``load_state_dict`` moves the tensors to the run's device.
+
         Raises:
             FileNotFoundError: missing file.
-            ValueError: unreadable file, or a checkpoint whose model configuration differs from this run's.
+            ValueError: unreadable file, a checkpoint of another format version (the message names both
+                versions), or a checkpoint whose model configuration differs from this run's.
         """
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint not found: {path}")
         try:
-            ckpt = torch.load(path, map_location=self.device, weights_only=False)
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
-            raise ValueError(f"cannot read checkpoint {path}: {e}") from e
-        if ckpt.get("config", {}).get("model") != self.config.to_dict()["model"]:
-            raise ValueError(f"checkpoint {path} was trained with a different model config: {ckpt.get('config', {}).get('model')}")
+            raise ValueError(
+                f"cannot read checkpoint {path} with weights_only=True (format version {CHECKPOINT_VERSION} holds "
+                f"only tensors and plain containers): {e}"
+            ) from e
+        version = ckpt.get("version") if isinstance(ckpt, dict) else None
+        if version != CHECKPOINT_VERSION:
+            raise ValueError(
+                f"checkpoint {path} has format version {version!r}; this version of nmflowgan_aug reads "
+                f"version {CHECKPOINT_VERSION} only"
+            )
+        saved_model = ckpt["config"]["model"]
+        if saved_model != self.config.to_dict()["model"]:
+            raise ValueError(
+                f"checkpoint {path} was trained with a different model config: {saved_model} "
+                f"(this run: {self.config.to_dict()['model']})"
+            )
         self.model.load_state_dict(ckpt["model"])
         self.critic.load_state_dict(ckpt["critic"])
         for name in ("opt_g", "opt_c", "sched_g", "sched_c"):
@@ -162,7 +175,8 @@ class Trainer:
         real = self._critic_input(noisy_levels, clean_levels)
         with torch.no_grad():
             fake = self.model.synthesize_levels(clean, cams, isos)
-        loss_c, wasserstein = critic_loss(self.critic, real, self._critic_input(fake, clean_levels), self.config.critic.gp_weight)
+        fake_input = self._critic_input(fake, clean_levels)
+        loss_c, wasserstein = critic_loss(self.critic, real, fake_input, self.config.critic.gp_weight)
         self.opt_c.zero_grad(set_to_none=True)
         loss_c.backward()
         self.opt_c.step()
@@ -185,9 +199,8 @@ class Trainer:
                 return logs
 
         # Generator step: NLL trains the flow, the adversarial loss trains the U-Net.
-        cond = self.model.condition(clean_levels, cams, isos)
-        z, log_det = self.model.flow(noisy_levels, cond)
-        nll = -(standard_normal_log_prob(z) + log_det).mean()
+        z, log_p = self.model.flow.latent_and_log_prob(noisy_levels, self.model.condition(clean_levels, cams, isos))
+        nll = -log_p.mean()
         loss_g = t.nll_weight * nll
         if generator_turn:
             fake = self.model.synthesize_levels(clean, cams, isos)
@@ -257,7 +270,8 @@ class Trainer:
                 record.update(evaluate_patches(self.model, self.val_set, self.device, max_patches=t.val_patches))
             record["seconds"] = time.monotonic() - epoch_start
             self.history.append(record)
-            log.info("epoch %d: %s", self.state.epoch, {k: round(v, 5) for k, v in record.items() if isinstance(v, float)})
+            shown = {k: round(v, 5) for k, v in record.items() if isinstance(v, float)}
+            log.info("epoch %d: %s", self.state.epoch, shown)
             self.save_checkpoint()
             if t.max_minutes is not None and (time.monotonic() - start) / 60 >= t.max_minutes:
                 log.info("stopping after epoch %d: time budget of %.1f min reached", self.state.epoch, t.max_minutes)

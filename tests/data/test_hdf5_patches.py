@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from nmflowgan_aug.data.hdf5_patches import (
-    CONFIG_KEYS,
+    PAIR_ATTRIBUTES,
     PatchDataset,
-    pair_config,
+    pair_attributes,
     patch_positions,
     prepare_pairs,
     write_pair_hdf5,
@@ -76,7 +76,7 @@ def test_write_pair_hdf5_layout(tmp_path):
             np.testing.assert_array_equal(c[()], clean[y : y + 8, x : x + 8].transpose(2, 0, 1))
             np.testing.assert_array_equal(n[()], noisy[y : y + 8, x : x + 8].transpose(2, 0, 1))
         attrs = dict(f["config"].attrs)
-    assert attrs == {k: -1 for k in CONFIG_KEYS} | META
+    assert attrs == {k: -1 for k in PAIR_ATTRIBUTES} | META
     assert [p.name for p in tmp_path.iterdir()] == ["p.hdf5"]  # no temporary file left
 
 
@@ -89,7 +89,7 @@ def test_write_pair_hdf5_errors(tmp_path):
     assert write_pair_hdf5(path, clean[:8, :8], noisy[:8, :8], META, patch=8, overwrite=True) == 1
     with pytest.raises(ValueError, match="smartphone-code"):
         write_pair_hdf5(tmp_path / "a.hdf5", clean, noisy, {"ISO-level": 100}, patch=8)
-    with pytest.raises(ValueError, match=r"unknown config key\(s\) \['iso'\]"):
+    with pytest.raises(ValueError, match=r"unknown pair attribute\(s\) \['iso'\]"):
         write_pair_hdf5(tmp_path / "a.hdf5", clean, noisy, {**META, "iso": 1}, patch=8)
     with pytest.raises(ValueError, match="same shape"):
         write_pair_hdf5(tmp_path / "a.hdf5", clean, noisy[:8], META, patch=8)
@@ -176,7 +176,7 @@ def test_patch_dataset_dataloader_workers(tmp_path):
     assert camera.tolist() == [0] * 4 + [1] * 4 + [2] * 4
 
 
-def test_pair_config():
+def test_pair_attributes():
     scene = SceneName.parse("0054_003_N6_00100_00160_5500_N")
 
     @dataclass
@@ -184,7 +184,7 @@ def test_pair_config():
         scene: SceneName | None = None
 
     pair = WithScene("x", "N6", 100, *_pair(8, 8), scene=scene)
-    assert pair_config(pair) == {
+    assert pair_attributes(pair) == {
         "scene-instance-number": 54,
         "scene-number": 3,
         "smartphone-code": 3,
@@ -193,11 +193,11 @@ def test_pair_config():
         "illuminant-temperature": 5500,
         "illuminant-brightness-code": 1,
     }
-    assert pair_config(MemoryPair("x", "IP", 3200, *_pair(8, 8))) == {"smartphone-code": 0, "ISO-level": 3200}
+    assert pair_attributes(MemoryPair("x", "IP", 3200, *_pair(8, 8))) == {"smartphone-code": 0, "ISO-level": 3200}
     with pytest.raises(ValueError, match=r"unknown camera 'XX'; supported cameras: \['IP'"):
-        pair_config(MemoryPair("x", "XX", 100, *_pair(8, 8)))
+        pair_attributes(MemoryPair("x", "XX", 100, *_pair(8, 8)))
     with pytest.raises(ValueError, match="ISO must be a positive int, got None"):
-        pair_config(MemoryPair("x", "GP", None, *_pair(8, 8)))
+        pair_attributes(MemoryPair("x", "GP", None, *_pair(8, 8)))
 
 
 def test_prepare_pairs_memory_pairs(tmp_path):
@@ -206,7 +206,7 @@ def test_prepare_pairs_memory_pairs(tmp_path):
     assert [p.name for p in paths] == ["0000_sim_a_b.hdf5", "0001_b.hdf5"]
     ds = PatchDataset(tmp_path / "out")
     assert ds.lengths == [4, 1] and ds.conditions() == {(1, 1600): 4, (4, 100): 1}
-    assert ds.configs[0]["scene-instance-number"] == -1
+    assert ds.pair_attributes[0]["scene-instance-number"] == -1
     with pytest.raises(FileExistsError, match="2 output file"):
         prepare_pairs(pairs, tmp_path / "out", patch=8, progress=False)
     assert prepare_pairs(pairs, tmp_path / "out", patch=8, progress=False, overwrite=True) == paths

@@ -150,4 +150,5 @@ def test_real_sidd_native(shared_data, tmp_path):
     ds = PatchDataset(tmp_path / "native")
     assert len(ds.files) == 16  # rows 16 and 17 lack camera/ISO
     assert ds.lengths[0] == 6 * 6  # 256 x 256 -> 6 positions per axis
-    assert ds.configs[0]["scene-instance-number"] == 58 and ds.configs[0]["smartphone-code"] == 4
+    first = ds.pair_attributes[0]
+    assert first["scene-instance-number"] == 58 and first["smartphone-code"] == 4

@@ -116,6 +116,9 @@ def test_flow_log_prob_is_base_log_prob_plus_log_det():
     z, log_det = flow(levels, cond, seeded(17))
     lp = flow.log_prob(levels, cond, seeded(17))
     torch.testing.assert_close(lp, standard_normal_log_prob(z) + log_det)
+    # the training loop's one-pass variant returns the same latent and log-likelihood
+    z2, lp2 = flow.latent_and_log_prob(levels, cond, seeded(17))
+    assert torch.equal(z2, z) and torch.equal(lp2, lp)
 
 
 # ---------------------------------------------------------------------------- gradients

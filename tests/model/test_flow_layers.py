@@ -16,6 +16,7 @@ from torch import nn
 from torch.autograd.functional import jacobian
 
 from nmflowgan_aug.model.flow_layers import (
+    ConditionalAffine,
     ConditionalLinearTable,
     MetaEncoder,
     NoiseExtraction,
@@ -104,6 +105,28 @@ def test_log_det_is_per_sample(name):
     if name.startswith(("CL2", "SAL")):
         # these layers do depend on camera/ISO: two different conditions give different log-dets
         assert not torch.isclose(log_det[0], log_det[1])
+
+
+@pytest.mark.parametrize("name", LEARNABLE)
+def test_learnable_layers_are_conditional_affine_maps(name):
+    """SAL, SDL and CL2 share forward/inverse from ConditionalAffine and only compute (log_s, b):
+    y = exp(log_s)·x + b, log-det = Σ log_s over (C, H, W)."""
+    layer, vocab = build(name, seed=18)
+    assert isinstance(layer, ConditionalAffine)
+    assert "forward" not in vars(type(layer)) and "inverse" not in vars(type(layer))
+    cams, isos = conditions(vocab, 2)
+    cond = make_cond(vocab, cams, isos, (2, 3, 4, 5), seed=19)
+    x = torch.randn(2, 3, 4, 5, generator=torch.Generator().manual_seed(20), dtype=DT)
+    log_s, b = layer.affine_params(cond)
+    y, log_det = layer(x, cond)
+    torch.testing.assert_close(y, x * log_s.exp() + b, rtol=0, atol=1e-12)
+    torch.testing.assert_close(log_det, log_s.expand_as(x).sum((1, 2, 3)), rtol=0, atol=1e-12)
+    torch.testing.assert_close(layer.inverse(y, cond), (y - b) * (-log_s).exp(), rtol=0, atol=1e-12)
+
+
+def test_conditional_affine_needs_affine_params():
+    with pytest.raises(TypeError, match="affine_params"):
+        ConditionalAffine()
 
 
 def test_cl2_table_row_indexing():
@@ -199,7 +222,7 @@ def test_sdl_ignores_camera_and_iso():
     x = torch.randn(2, 3, 4, 4, dtype=DT)
     c1 = make_cond(vocab, ["IP", "IP"], [100, 100], (2, 3, 4, 4), seed=15)
     c2 = make_cond(vocab, ["G4", "N6"], [3200, 1600], (2, 3, 4, 4), seed=15)
-    assert not torch.allclose(c1.meta, c2.meta)
+    assert not torch.allclose(c1.condition_vector, c2.condition_vector)
     y1, ld1 = layer(x, c1)
     y2, ld2 = layer(x, c2)
     torch.testing.assert_close(y1, y2, rtol=0, atol=1e-9)

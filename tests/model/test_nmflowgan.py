@@ -11,9 +11,10 @@ import math
 import pytest
 import torch
 
+from nmflowgan_aug.model.config import NMFlowGANConfig
 from nmflowgan_aug.model.critic import Critic96
 from nmflowgan_aug.model.flow_layers import ConditionalLinearTable
-from nmflowgan_aug.model.nmflowgan import NMFlowGAN, NMFlowGANConfig
+from nmflowgan_aug.model.nmflowgan import NMFlowGAN
 from nmflowgan_aug.model.official import convert_official_state_dict, read_official_checkpoint
 from nmflowgan_aug.vocab import OFFICIAL_VOCABULARY, SIDD_VOCABULARY
 

@@ -30,8 +30,17 @@ def test_embedded_run_writes_model_metrics_and_figures(tmp_path):
     # A second run into the same folder is refused unless asked to resume or overwrite.
     with pytest.raises(SystemExit, match="--resume"):
         main(TINY + ["--output-dir", str(tmp_path), "--name", "run"])
+    cut = {p: p.stat().st_mtime_ns for p in (run / "patches").rglob("*") if p.is_file()}
+    assert {p.parent.name for p in cut} == {"train", "val"} and len(cut) > 2
+    # a refused resume leaves the run's config.yaml as it was
+    saved = (run / "config.yaml").read_text()
+    with pytest.raises(ValueError, match="different model config"):
+        main(TINY + ["--output-dir", str(tmp_path), "--name", "run", "--resume", "--set", "model.unet_width=8"])
+    assert (run / "config.yaml").read_text() == saved
     assert main(TINY + ["--output-dir", str(tmp_path), "--name", "run", "--resume", "--set", "train.epochs=2"]) == 0
     assert json.loads((run / "metrics.json").read_text())["history"][-1]["epoch"] == 2
+    # the resumed run trained on the patches cut the first time (not re-cut)
+    assert {p: p.stat().st_mtime_ns for p in (run / "patches").rglob("*") if p.is_file()} == cut
 
 
 def test_script_help_runs():

@@ -31,7 +31,9 @@ def test_unknown_key_is_named(tmp_path, text, key):
         load_config(path)
 
 
-@pytest.mark.parametrize("text", ["train:\n  epochs: 2.5\n", "train:\n  nll_every_step: 'yes'\n", "train:\n  betas: 0.9\n"])
+@pytest.mark.parametrize(
+    "text", ["train:\n  epochs: 2.5\n", "train:\n  nll_every_step: 'yes'\n", "train:\n  betas: 0.9\n"]
+)
 def test_wrong_types_are_errors(tmp_path, text):
     path = tmp_path / "c.yaml"
     path.write_text(text)
@@ -43,7 +45,7 @@ def test_overrides_are_parsed_as_yaml():
     data = apply_overrides({}, ["train.lr=5e-5", "model.isos=[100, 800]", "name=run1"])
     assert data == {"train": {"lr": "5e-5"}, "model": {"isos": [100, 800]}, "name": "run1"}
     config = load_config(None, ["train.lr=5e-5", "model.isos=[100, 800]"])
-    assert config.train.lr == pytest.approx(5e-5) and config.model.isos == [100, 800]
+    assert config.train.lr == pytest.approx(5e-5) and config.model.isos == (100, 800)
 
 
 def test_bad_override_and_missing_file(tmp_path):
@@ -66,3 +68,29 @@ def test_shipped_configs_load():
     root = Path(__file__).resolve().parents[2] / "configs"
     for name in ("quickstart.yaml", "sidd_native.yaml", "nmflowgan_sidd.yaml"):
         load_config(root / name)
+
+
+def test_model_section_is_the_model_config(tmp_path):
+    """The ``model`` section is an NMFlowGANConfig: YAML lists become tuples, strings become numbers."""
+    from nmflowgan_aug import NMFlowGANConfig
+
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  cameras: [IP, GP]\n  isos: ['100', 800]\n  iso_encoding: log\n  unet_depth: 2\n")
+    model = load_config(path).model
+    assert model == NMFlowGANConfig(cameras=("IP", "GP"), isos=(100, 800), iso_encoding="log", unet_depth=2)
+    assert TrainingConfig().model == NMFlowGANConfig()
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.unet_depth=0", r"model: unet_depth must be an int >= 1, got 0"),
+        ("model.isos=[800, 100]", r"model: isos must be positive and strictly increasing"),
+        ("model.iso_encoding=linear", r"model: iso_encoding must be 'onehot' or 'log', got 'linear'"),
+        ("model.isos=100", r"model.isos must be a list, got 100"),
+        ("model.depth=3", r"unknown config key 'model.depth'; allowed keys in model: \['cameras', 'isos'"),
+    ],
+)
+def test_bad_model_values_are_config_errors(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])

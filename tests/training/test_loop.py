@@ -1,12 +1,15 @@
 """The training loop: one iteration updates what it should, and resuming continues exactly."""
 
+import copy
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from nmflowgan_aug.devices import resolve_device
 from nmflowgan_aug.training.config import load_config
-from nmflowgan_aug.training.loop import Trainer
+from nmflowgan_aug.training.loop import CHECKPOINT_VERSION, Trainer
 
 
 class PatchList(torch.utils.data.Dataset):
@@ -19,7 +22,8 @@ class PatchList(torch.utils.data.Dataset):
             clean = torch.rand(3, 96, 96, generator=g) * 0.6 + 0.2
             noise = torch.randn(3, 96, 96, generator=g) * 0.02 * (1 + clean)
             noisy = torch.round((clean + noise).clamp(0, 1) * 255) / 255
-            self.items.append({"clean": torch.round(clean * 255) / 255, "noisy": noisy, "camera": i % 2, "iso": [100, 800][i % 2]})
+            clean = torch.round(clean * 255) / 255
+            self.items.append({"clean": clean, "noisy": noisy, "camera": i % 2, "iso": [100, 800][i % 2]})
 
     def __len__(self):
         return len(self.items)
@@ -40,7 +44,8 @@ def tiny_config(tmp_path, **train):
 def test_train_step_updates_flow_unet_and_critic(tmp_path):
     config = tiny_config(tmp_path, critic_steps=1)
     trainer = Trainer(config, PatchList(), None, tmp_path)
-    before = {k: v.clone() for k, v in list(trainer.model.state_dict().items()) + [("c." + k, v) for k, v in trainer.critic.state_dict().items()]}
+    states = list(trainer.model.state_dict().items()) + [("c." + k, v) for k, v in trainer.critic.state_dict().items()]
+    before = {k: v.clone() for k, v in states}
     batch = torch.utils.data.default_collate([PatchList()[i] for i in range(4)])
     logs = trainer.train_step(batch)
     assert set(logs) == {"wasserstein", "nll_bpd", "std_z"}
@@ -83,6 +88,34 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     assert straight.history[-1]["val_kld"] == resumed.history[-1]["val_kld"]
 
 
+def test_logged_nll_is_the_models_likelihood(tmp_path):
+    """The generator step's NLL is NMFlowGAN.log_prob_levels of the batch (same dequantization draws)."""
+    trainer = Trainer(tiny_config(tmp_path, flow_warmup_steps=1), PatchList(), None, tmp_path)
+    before = copy.deepcopy(trainer.model)
+    batch = torch.utils.data.default_collate([PatchList()[i] for i in range(4)])
+    clean, noisy, cams, isos = trainer._batch(batch)
+    torch.manual_seed(3)
+    logged = trainer.train_step(batch)["nll_bpd"]
+    torch.manual_seed(3)
+    with torch.no_grad():
+        log_p = before.log_prob_levels(torch.round(noisy * 255), torch.round(clean * 255), cams, isos)
+    assert logged == float(-log_p.mean()) / (3 * 96 * 96 * math.log(2.0))
+
+
+def test_checkpoint_is_plain_data_with_a_checked_version(tmp_path):
+    config = tiny_config(tmp_path, epochs=1, steps_per_epoch=1, critic_steps=1)
+    trainer = Trainer(config, PatchList(), None, tmp_path / "a")
+    trainer.fit()
+    ckpt = torch.load(trainer.checkpoint_path, weights_only=True)  # no pickled code, no NumPy objects
+    assert ckpt["version"] == CHECKPOINT_VERSION == 2
+    torch.save({**ckpt, "version": 1}, tmp_path / "v1.pt")
+    with pytest.raises(ValueError, match=r"v1.pt has format version 1; this version of nmflowgan_aug reads version 2"):
+        trainer.load_checkpoint(tmp_path / "v1.pt")
+    torch.save({**ckpt, "rng": {"numpy": np.random.get_state()}}, tmp_path / "numpy.pt")  # the version-1 layout
+    with pytest.raises(ValueError, match="cannot read checkpoint .*numpy.pt with weights_only=True"):
+        trainer.load_checkpoint(tmp_path / "numpy.pt")
+
+
 def test_resume_refuses_a_different_architecture(tmp_path):
     first = Trainer(tiny_config(tmp_path, epochs=1), PatchList(), None, tmp_path / "a")
     first.fit()
@@ -105,7 +138,8 @@ def test_flow_warmup_trains_the_flow_alone(tmp_path):
     unet, critic = trainer.model.unet.last.weight.clone(), trainer.critic.classifier[2].weight.clone()
     batch = torch.utils.data.default_collate([PatchList()[i] for i in range(4)])
     assert set(trainer.train_step(batch)) == {"nll_bpd", "std_z"}
-    assert torch.equal(unet, trainer.model.unet.last.weight) and torch.equal(critic, trainer.critic.classifier[2].weight)
+    assert torch.equal(unet, trainer.model.unet.last.weight)
+    assert torch.equal(critic, trainer.critic.classifier[2].weight)
     assert set(trainer.train_step(batch)) == {"wasserstein", "nll_bpd", "std_z"}
     assert not torch.equal(unet, trainer.model.unet.last.weight)
 

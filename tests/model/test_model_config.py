@@ -1,0 +1,54 @@
+"""NMFlowGANConfig (nmflowgan_aug.model.config): defaults, list → tuple, range and type checks, from_dict.
+
+Named test_model_config.py because test modules share one namespace and tests/training has a test_config.py.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pytest
+
+from nmflowgan_aug import NMFlowGANConfig
+from nmflowgan_aug.vocab import OFFICIAL_VOCABULARY, SIDD_VOCABULARY
+
+
+def test_defaults_are_the_official_model():
+    config = NMFlowGANConfig()
+    assert config.vocabulary == OFFICIAL_VOCABULARY
+    assert (config.num_bits, config.flow_features, config.unet_depth, config.unet_width) == (8, 16, 5, 64)
+
+
+def test_lists_become_tuples_and_json_round_trips():
+    config = NMFlowGANConfig(cameras=["IP", "GP"], isos=[100, 800], iso_encoding="log", unet_depth=2)
+    assert config.cameras == ("IP", "GP") and config.isos == (100, 800)
+    assert NMFlowGANConfig.from_dict(json.loads(json.dumps(asdict(config)))) == config
+    sidd = NMFlowGANConfig(cameras=SIDD_VOCABULARY.cameras, isos=SIDD_VOCABULARY.isos, iso_encoding="log")
+    assert sidd.vocabulary == SIDD_VOCABULARY
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"cameras": "IP"}, r"cameras must be a sequence of camera names \(str\), got 'IP'"),
+        ({"cameras": ["IP", 3]}, r"cameras must be a sequence of camera names \(str\), got 3 in \['IP', 3\]"),
+        ({"cameras": ["IP", "IP"]}, r"cameras must be non-empty and unique"),
+        ({"isos": [100, 400.5]}, r"isos must be a sequence of ISO values \(int\), got 400.5"),
+        ({"isos": [800, 100]}, r"isos must be positive and strictly increasing, got \(800, 100\)"),
+        ({"iso_encoding": "linear"}, r"iso_encoding must be 'onehot' or 'log', got 'linear'"),
+        ({"num_bits": 0}, r"num_bits must be an int in \[1, 16\], got 0"),
+        ({"num_bits": 17}, r"num_bits must be an int in \[1, 16\], got 17"),
+        ({"flow_features": 0}, r"flow_features must be an int >= 1, got 0"),
+        ({"unet_depth": True}, r"unet_depth must be an int >= 1, got True"),
+        ({"unet_width": 4.0}, r"unet_width must be an int >= 1, got 4.0"),
+    ],
+)
+def test_bad_values_name_the_key_and_the_allowed_values(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        NMFlowGANConfig(**overrides)
+
+
+def test_from_dict_rejects_unknown_keys():
+    with pytest.raises(ValueError, match=r"unknown model config keys \['depth'\]; allowed: \['cameras'"):
+        NMFlowGANConfig.from_dict({"depth": 3})

@@ -1,0 +1,89 @@
+"""A run's patch cache (nmflowgan_aug.training.patch_cache): cut once, reused on resume only when it was
+cut from the same data source, never mixed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from nmflowgan_aug.data.hdf5_patches import PatchDataset
+from nmflowgan_aug.training.config import DataConfig, DataSourceConfig
+from nmflowgan_aug.training.patch_cache import CACHE_RECORD, build_patch_set
+from nmflowgan_aug.vocab import ConditionVocabulary
+
+VOCAB = ConditionVocabulary(("IP", "GP"), (100, 800))
+
+
+@pytest.fixture
+def manifest(tmp_path):
+    """Two 32×32 pairs in a pairs manifest (GP ISO 800, IP ISO 100)."""
+    root = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for pair_id in ("a", "b"):
+        (root / pair_id).mkdir(parents=True)
+        for kind in ("clean", "noisy"):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(root / pair_id / f"{kind}.png")
+    (root / "pairs.csv").write_text("id,camera,iso\na,GP,800\nb,IP,100\n")
+    return root / "pairs.csv"
+
+
+def _build(source, cache, reuse=False, **data):
+    config = DataConfig(train=source, **{"patch_size": 16, "stride": 16, "augment": False, **data})
+    return build_patch_set(source, config, VOCAB, cache, "train", reuse)
+
+
+def test_resume_reuses_the_cut_without_reading_the_data_again(manifest, tmp_path):
+    source, cache = DataSourceConfig(path=str(manifest)), tmp_path / "run" / "patches"
+    first = _build(source, cache)
+    assert first.lengths == [4, 4] and first.conditions() == {(1, 800): 4, (0, 100): 4}
+    record = json.loads((cache / "train" / CACHE_RECORD).read_text())
+    assert record["files"] == [f.name for f in first.files]
+    assert record["source"]["stride"] == 16 and record["source"]["cameras"] == ["IP", "GP"]
+    stamps = [f.stat().st_mtime_ns for f in first.files]
+
+    shutil.rmtree(manifest.parent)  # the data is gone: only the cache can serve the resumed run
+    again = _build(source, cache, reuse=True)
+    assert again.files == first.files and [f.stat().st_mtime_ns for f in again.files] == stamps
+    for i in (0, 5):
+        assert torch.equal(again[i]["noisy"], first[i]["noisy"]) and again[i]["iso"] == first[i]["iso"]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"data": {"stride": 8}}, r"stride: cached 16, this run 8"),
+        ({"source": {"ids": ["a"]}}, r"source: cached \{.*'ids': None.*\}, this run \{.*'ids': \['a'\]"),
+    ],
+)
+def test_resume_refuses_a_cache_cut_from_another_source(manifest, tmp_path, change, message):
+    cache = tmp_path / "patches"
+    _build(DataSourceConfig(path=str(manifest)), cache)
+    source = DataSourceConfig(path=str(manifest), **change.get("source", {}))
+    with pytest.raises(ValueError, match=r"patch cache .* was cut from another data source \(" + message):
+        _build(source, cache, reuse=True, **change.get("data", {}))
+
+
+def test_incomplete_cache_is_cut_again_and_missing_files_are_errors(manifest, tmp_path, caplog):
+    source, cache = DataSourceConfig(path=str(manifest)), tmp_path / "patches"
+    first = _build(source, cache)
+    (cache / "train" / CACHE_RECORD).unlink()  # as after an interrupted cut
+    with caplog.at_level(logging.WARNING, logger="nmflowgan_aug.training.patch_cache"):
+        again = _build(source, cache, reuse=True)
+    assert "no complete patch cache" in caplog.text
+    assert again.files == first.files and (cache / "train" / CACHE_RECORD).is_file()
+    first.files[1].unlink()
+    with pytest.raises(FileNotFoundError, match=r"lacks 1 recorded file\(s\), e.g. .*0001_b.hdf5"):
+        _build(source, cache, reuse=True)
+
+
+def test_a_folder_of_patch_files_is_used_as_it_is(manifest, tmp_path):
+    prepared = _build(DataSourceConfig(path=str(manifest)), tmp_path / "prepared")
+    ds = _build(DataSourceConfig(path=str(tmp_path / "prepared" / "train")), tmp_path / "run", reuse=True)
+    assert isinstance(ds, PatchDataset) and ds.files == prepared.files
+    assert not (tmp_path / "run").exists()
