@@ -76,8 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a training ISO that a noise model does not support: map it to the nearest supported ISO "
                         "(log scale, recorded in the results) or stop with an error")
     g.add_argument("--fit-max-size", type=int, default=None,
-                   help="centre-crop training images to at most this side when fitting the baselines; 0 = whole "
-                        "images (default: whole images for up to 64 pairs, else 512)")
+                   help="centre-crop training images to at most this side when fitting the baselines; 0 = each "
+                        "baseline's own default (whole images; the simulator 512) (default: the baselines' own "
+                        "defaults for up to 64 pairs, else 512)")
     g.add_argument("--quantize", action="store_true",
                    help="round synthetic noisy inputs to 8-bit levels like real captures (the official protocol "
                         "feeds the unrounded float output)")
@@ -98,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random flips and 90° rotations of the training patches (off in the official protocol)")
     g.add_argument("--seed", type=int, default=0,
                    help="seed of the DnCNN init, the patch sequence and the noise generator (same for every source)")
-    g.add_argument("--device", type=device_argument, default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
+    g.add_argument("--device", type=device_argument, default="auto",
+                   help="auto (CUDA if available), cpu, cuda or cuda:N")
     g.add_argument("--time-synthesis", action="store_true",
                    help="synchronize the device after each synthesis so its reported time is exact (slower on GPU)")
 

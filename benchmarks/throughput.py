@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shipped-depth", type=int, default=3, help="U-Net depth of the untrained stand-in model")
     p.add_argument("--shipped-width", type=int, default=16, help="U-Net width of the untrained stand-in model")
     p.add_argument("--no-official", action="store_true", help="skip the official-size model (U-Net 5×64)")
-    p.add_argument("--device", type=device_argument, default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
+    p.add_argument("--device", type=device_argument, default="auto",
+                   help="auto (CUDA if available), cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's choice; on a busy machine 1 thread can be faster, "
                         "since 2-thread parallel regions stall while another process holds a core)")
@@ -84,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtypes", default="fp32,bf16,fp16",
                    help="fp32 and autocast dtypes to time; fp16 is measured on CUDA only, bf16 on CUDA and on "
                         "CPUs with native bf16")
-    p.add_argument("--warmup", type=int, default=None, help="untimed warm-up calls per measurement (default 3; --quick 1)")
+    p.add_argument("--warmup", type=int, default=None,
+                   help="untimed warm-up calls per measurement (default 3; --quick 1)")
     p.add_argument("--repeats", type=int, default=None,
                    help="aim for about this many timed calls per measurement (default 10; --quick 3)")
     p.add_argument("--budget-s", type=float, default=None,
@@ -94,15 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "previous batch size) to exceed this many seconds, noted in the table (default 300; "
                         "--quick 40)")
     p.add_argument("--slow-call-s", type=float, default=None,
-                   help="CPU: above this predicted call time, warm up on a small probe batch only and time a single call "
-                        "(default 30; --quick 5)")
+                   help="CPU: above this predicted call time, warm up on a small probe batch only and time a single "
+                        "call (default 30; --quick 5)")
     p.add_argument("--quick", action="store_true",
                    help="CPU-friendly: fewer warm-ups/repeats, tighter skips, and on CPU a DnCNN step of batch 4 "
                         "(instead of 64) and a sweep at batch 8; a few minutes on 2 cores")
     g = p.add_argument_group("DnCNN training-step overhead")
     g.add_argument("--step-layers", type=int, default=18, help="DnCNN layers")
     g.add_argument("--step-features", type=int, default=64, help="DnCNN features")
-    g.add_argument("--step-batch", type=int, default=None, help="batch of the DnCNN step (default 64; --quick on CPU 4)")
+    g.add_argument("--step-batch", type=int, default=None,
+                   help="batch of the DnCNN step (default 64; --quick on CPU 4)")
     g.add_argument("--step-patch", type=int, default=96, help="patch side of the DnCNN step")
     g.add_argument("--no-step", action="store_true", help="skip the DnCNN step measurement")
     g = p.add_argument_group("U-Net size sweep")
@@ -188,9 +191,11 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     models: list[tuple[str, str, NMFlowGAN]] = [("shipped", shipped_label, shipped)]
     if not args.no_official:
         torch.manual_seed(0)
-        models.append(("official", "official size, untrained (U-Net 5×64)", NMFlowGAN(NMFlowGANConfig()).to(device).eval()))
+        official = NMFlowGAN(NMFlowGANConfig()).to(device).eval()
+        models.append(("official", "official size, untrained (U-Net 5×64)", official))
     log(f"# nmflowgan_aug throughput\n\nmachine: {info['cpu']} ({info['cpu_cores_usable']} usable cores, "
-        f"{info['torch_threads']} torch threads); GPU: {info['gpu'] or 'none'}; torch {info['torch']}; device {device}\n")
+        f"{info['torch_threads']} torch threads); GPU: {info['gpu'] or 'none'}; torch {info['torch']}; "
+        f"device {device}\n")
 
     series = [(what, label, sampler_workload(model, args.size, device, dt), dt, n_params(model))
               for what, label, model in models for dt in run_dtypes]
@@ -201,7 +206,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for what, label, make, dt, params in series:
         for r in measure_series(what, label, make, args.batch_sizes, dt, params, device, s):
             rows.append(r)
-            log(f"  {what:9s} b{r['batch']:<3d} {dt:5s} {r['timing']['skipped'] or format(r['img_s'], '.1f') + ' img/s'}")
+            speed = r["timing"]["skipped"] or f"{r['img_s']:.1f} img/s"
+            log(f"  {what:9s} b{r['batch']:<3d} {dt:5s} {speed}")
 
     steps = []
     for dt in ([] if args.no_step else run_dtypes if device.type == "cuda" else ["fp32"]):

@@ -177,5 +177,7 @@ class HeteroscedasticGaussianNoiseModel(NoiseBaseline):
 
     def describe(self) -> dict[str, Any]:
         """Fitted parameters as plain JSON (variances in [0, 1]² units)."""
-        return {"model": "heteroscedastic Gaussian, var = beta1*x + beta2 per channel, var0 = beta2, var1 = beta1 + beta2",
-                "law": self.law.to_dict()}
+        return {
+            "model": "heteroscedastic Gaussian, var = beta1*x + beta2 per channel, var0 = beta2, var1 = beta1 + beta2",
+            "law": self.law.to_dict(),
+        }

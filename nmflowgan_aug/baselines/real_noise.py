@@ -31,7 +31,9 @@ class NoiseDonor:
     residual: torch.Tensor = field(repr=False)
 
 
-def _crop_or_tile(r: torch.Tensor, h: int, w: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+def _crop_or_tile(
+    r: torch.Tensor, h: int, w: int, generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
     """A random ``h × w`` window of ``r`` ``(3, H, W)``, mirror-tiling ``r`` first where it is smaller."""
     while r.shape[-2] < h:
         r = torch.cat([r, r.flip(-2)], dim=-2)

@@ -92,7 +92,8 @@ def eval_set_from_mat(
     keep = list(range(0, n * m, step))
     noisy = noisy.reshape(n * m, *noisy.shape[2:])[keep]
     clean = clean.reshape(n * m, *clean.shape[2:])[keep]
-    return EvalSet(noisy, clean, [names[k] for k in keep], f"{noisy_path} ({len(keep)} of {n * m} blocks, every {step})")
+    desc = f"{noisy_path} ({len(keep)} of {n * m} blocks, every {step})"
+    return EvalSet(noisy, clean, [names[k] for k in keep], desc)
 
 
 def eval_set_from_manifest(manifest: str | os.PathLike, ids: Sequence[str]) -> EvalSet:

@@ -1,4 +1,4 @@
-"""Reports of the denoising benchmark: the markdown table (with the gap to the real-pair oracle) and the result files."""
+"""Reports of the denoising benchmark: the markdown table (with the gap to the real-pair oracle) and result files."""
 
 from __future__ import annotations
 
@@ -50,8 +50,9 @@ def write_results(results: dict, out_dir: str | os.PathLike, overwrite: bool) ->
         "",
         f"- command: `{results['command']}`",
         f"- nmflowgan_aug {results['package_version']}, torch {results['torch_version']}, device {results['device']}",
-        f"- DnCNN {s['layers']} layers × {s['features']} features; {s['iters']} iterations of batch {s['batch_size']} × "
-        f"{s['patch_size']}²; Adam lr {s['lr']:g} halved {s['lr_halvings']}×; L2 loss; seed {s['seed']}",
+        f"- DnCNN {s['layers']} layers × {s['features']} features; {s['iters']} iterations of batch "
+        f"{s['batch_size']} × {s['patch_size']}²; Adam lr {s['lr']:g} halved {s['lr_halvings']}×; L2 loss; "
+        f"seed {s['seed']}",
         f"- training: {results['train_data']}",
         f"- evaluation: {results['eval_data']}; PSNR/SSIM ({s['ssim_window']} window) per block, data range 1, "
         "denoised output clipped and rounded to 8 bits, plain mean over blocks",

@@ -216,7 +216,9 @@ def block_metrics(real: torch.Tensor, fake: torch.Tensor, clean: torch.Tensor) -
         fake = fake.float()
     return {
         "kld_block": float(kld_block(real, fake, clean)[0]),
-        "kld_official": float(kld_official(official_patches(real), official_patches(fake), official_patches(clean)).mean()),
+        "kld_official": float(
+            kld_official(official_patches(real), official_patches(fake), official_patches(clean)).mean()
+        ),
         "akld": float(akld(real, fake, clean)[0]),
     }
 

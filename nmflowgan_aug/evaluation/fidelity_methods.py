@@ -45,8 +45,9 @@ BASELINE_TITLES = {
 }
 
 
-def baseline_method(name: str, model: GaussianNoiseModel | HeteroscedasticGaussianNoiseModel | SimulatedCameraNoiseModel,
-                    title: str) -> Method:
+def baseline_method(
+    name: str, model: GaussianNoiseModel | HeteroscedasticGaussianNoiseModel | SimulatedCameraNoiseModel, title: str
+) -> Method:
     """A fitted parametric baseline; blocks of a camera without training pairs are not available."""
 
     def sample(block: Block, gen: torch.Generator) -> tuple[torch.Tensor, str | None]:

@@ -211,7 +211,9 @@ def map_conditions(
     isos = np.asarray(vocabulary.isos, dtype=np.float64)
     for cam, iso in conditions:
         if cam not in vocabulary.cameras:
-            raise ValueError(f"training camera {cam!r} is not in the noise model's vocabulary {list(vocabulary.cameras)}")
+            raise ValueError(
+                f"training camera {cam!r} is not in the noise model's vocabulary {list(vocabulary.cameras)}"
+            )
         new_iso = iso
         if iso not in vocabulary.isos:
             if policy == "error":

@@ -87,7 +87,9 @@ def _by_condition(blocks: Sequence[PlotBlock]) -> dict[str, list[PlotBlock]]:
     return out
 
 
-def _series(blocks: Sequence[PlotBlock], methods: Sequence[str]) -> list[tuple[str, list[tuple[np.ndarray, np.ndarray]]]]:
+def _series(
+    blocks: Sequence[PlotBlock], methods: Sequence[str]
+) -> list[tuple[str, list[tuple[np.ndarray, np.ndarray]]]]:
     """``[(name, [(clean_levels, noise_levels) per block])]`` for ``real`` and each method present."""
     out = [("real", [(_levels(b.clean), _levels(b.real) - _levels(b.clean)) for b in blocks])]
     for m in methods:

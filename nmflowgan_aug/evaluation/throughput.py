@@ -113,7 +113,8 @@ def measure(
     predicted = seconds_per_image * batch
     if device.type == "cpu":
         if predicted > s.max_call_s:
-            return Timing(None, skipped=f"skipped: predicted {predicted:.0f} s per call > --max-call-s {s.max_call_s:g}")
+            reason = f"skipped: predicted {predicted:.0f} s per call > --max-call-s {s.max_call_s:g}"
+            return Timing(None, skipped=reason)
         if predicted > s.slow_call_s:
             m = _timer(make_fn(batch)).blocked_autorange(min_run_time=0.0)
             return Timing(m.median, m.times, f"{note}; 1 timed call (slow)")
@@ -176,7 +177,7 @@ def mixed_conditions(model: NMFlowGAN, batch: int) -> tuple[list[str], list[int]
 
 
 def sampler_workload(model: NMFlowGAN, size: int, device: torch.device, dtype_name: str) -> Workload:
-    """``model.sample`` on random ``size``×``size`` sRGB batches with mixed conditions, under ``dtype_name`` autocast."""
+    """``model.sample`` on random ``size``×``size`` sRGB batches, mixed conditions, under ``dtype_name`` autocast."""
 
     def make(batch: int) -> Callable[[], Any]:
         g = torch.Generator(device=device).manual_seed(0)

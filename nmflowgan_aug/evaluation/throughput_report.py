@@ -39,7 +39,7 @@ def _best(rows: list[dict], what: str, dtype: str, batch: int | None = None) -> 
 
 
 def evaluate_targets(rows: list[dict], steps: list[dict], device: torch.device) -> list[dict]:
-    """Each target of :data:`TARGETS` that applies to ``device``: ``{"target", "value", "met"}`` (met None: not measured)."""
+    """The :data:`TARGETS` that apply to ``device``: ``{"target", "value", "met"}`` (met None: not measured)."""
     out = []
     if device.type == "cpu":
         v = _best(rows, "shipped", "fp32")
@@ -74,7 +74,8 @@ def render(results: dict[str, Any]) -> str:
         + (f"; CPU native bf16: {'yes' if info.get('cpu_native_bf16') else 'no'}" if info["device"] == "cpu" else ""),
         "- bf16/fp16 rows: autocast applies to the U-Net; the flow always runs in fp32",
         "- allocator settings: "
-        + (", ".join(f"`{k}={v}`" for k, v in info.get("allocator_env", {}).items()) or "defaults (no MALLOC_* or LD_PRELOAD)"),
+        + (", ".join(f"`{k}={v}`" for k, v in info.get("allocator_env", {}).items())
+           or "defaults (no MALLOC_* or LD_PRELOAD)"),
         f"- shipped model: {results['shipped']}",
         f"- timing: torch.utils.benchmark.Timer (blocked_autorange: median over timed blocks, CUDA synchronized) "
         f"after {results['settings']['warmup']} warm-up call(s), about {results['settings']['repeats']} timed calls "
@@ -94,8 +95,9 @@ def render(results: dict[str, Any]) -> str:
         ratio_f = flo / r["img_s"] if (r["img_s"] and flo and r["what"] in ("shipped", "official")) else None
         note = r["timing"]["skipped"] or (r["timing"]["warmup"] if "1 timed call" in r["timing"]["warmup"] else "")
         lines.append(
-            f"| {r['what']}: {r['label']} | {r['batch']} | {r['dtype']} | {_fmt(r['img_s'])} | {_fmt(r['ms_per_call'])} | "
-            f"{_fmt(r['peak_mib'], '.0f')} | {_fmt(ratio_off, '.2f')} | {_fmt(ratio_f, '.2f')} | {_fmt(ratio_k, '.1f')} | "
+            f"| {r['what']}: {r['label']} | {r['batch']} | {r['dtype']} | {_fmt(r['img_s'])} | "
+            f"{_fmt(r['ms_per_call'])} | {_fmt(r['peak_mib'], '.0f')} | {_fmt(ratio_off, '.2f')} | "
+            f"{_fmt(ratio_f, '.2f')} | {_fmt(ratio_k, '.1f')} | "
             f"{r['params']:,} | {note} |"
         )
     if results["dncnn_step"]:
@@ -107,7 +109,8 @@ def render(results: dict[str, Any]) -> str:
             lines.append(f"| {st['dncnn']} | {st['batch']} × {st['patch']}² | {st['sample_dtype']} | "
                          f"{st['kornia_step_s'] * 1e3:.1f} | {st['model_step_s'] * 1e3:.1f} | {st['overhead']:+.1%} |")
         if results["dncnn_step"][0]["batch"] != 64:
-            lines.append(f"\n(batch reduced from the protocol's 64 to {results['dncnn_step'][0]['batch']} for this run)")
+            batch = results["dncnn_step"][0]["batch"]
+            lines.append(f"\n(batch reduced from the protocol's 64 to {batch} for this run)")
     if results["sweep"]:
         lines += ["", f"### U-Net size sweep ({results['size']}×{results['size']}, fp32, untrained, "
                       f"batch {results['sweep'][0]['batch']})", "",

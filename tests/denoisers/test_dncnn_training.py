@@ -33,7 +33,8 @@ def _gaussian() -> GaussianNoiseModel:
 def test_seeded_training_reproduces():
     images, cpu = _images(), torch.device("cpu")
     for noise in (_gaussian(), None):  # synthetic and real noisy inputs
-        runs = [train_dncnn(images, DnCNNTrainingSettings(**TINY, seed=s), cpu, noise, progress=False) for s in (0, 0, 1)]
+        runs = [train_dncnn(images, DnCNNTrainingSettings(**TINY, seed=s), cpu, noise, progress=False)
+                for s in (0, 0, 1)]
         (m0, info), (m1, _), (m2, _) = runs
         assert all(torch.equal(v, m1.state_dict()[k]) for k, v in m0.state_dict().items())
         assert not all(torch.equal(v, m2.state_dict()[k]) for k, v in m0.state_dict().items())

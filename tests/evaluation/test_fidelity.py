@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from conftest import make_block
+from block_factory import make_block
 
 from nmflowgan_aug.evaluation.fidelity import (
     METRICS,
@@ -107,7 +107,8 @@ def test_summarize_means_per_camera_then_over_seeds():
 def test_training_support_and_plot_blocks():
     blocks = _blocks()
     law = {"law": {"train_isos": {"GP": [800, 3200]}}}
-    fitted = Method("m", "baseline", "", None, law, support=lambda b: "seen" if b.camera == "GP" else "camera not in training data")
+    fitted = Method("m", "baseline", "", None, law,
+                    support=lambda b: "seen" if b.camera == "GP" else "camera not in training data")
     assert training_support([Method("ref", "reference", "", None, {}), fitted], blocks) == {
         "GP/800": "seen (training ISOs of GP: [800, 3200])", "G4/400": "camera not in training data"}
     assert training_support([Method("ref", "reference", "", None, {})], blocks) == {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import make_block
+from block_factory import make_block
 
 from nmflowgan_aug import NMFlowGAN, NMFlowGANConfig
 from nmflowgan_aug.evaluation.fidelity import NotAvailable
@@ -47,7 +47,8 @@ def test_build_methods_fits_in_table_order_and_never_donates_a_block_to_itself()
     assert [(m.name, m.kind) for m in methods] == [("gaussian", "baseline"), ("real_noise", "reference")]
     gaussian, reference = methods
     assert gaussian.params["law"]["train_isos"] == {"GP": [1600, 3200]}
-    assert gaussian.support(blocks[0]) == "extrapolated" and gaussian.support(blocks[2]) == "camera not in training data"
+    assert gaussian.support(blocks[0]) == "extrapolated"
+    assert gaussian.support(blocks[2]) == "camera not in training data"
     fake, note = gaussian.sample(blocks[0], torch.Generator().manual_seed(0))
     assert fake.shape == blocks[0].clean.shape and note is None
     assert float((fake - blocks[0].clean).std()) == pytest.approx(0.005, rel=0.15)  # σ ∝ ISO: 0.01 at 1600

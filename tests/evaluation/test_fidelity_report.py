@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import make_block
+from block_factory import make_block
 
 from nmflowgan_aug.evaluation.fidelity import METRICS, Method, summarize
 from nmflowgan_aug.evaluation.fidelity_report import (

@@ -17,7 +17,8 @@ from nmflowgan_aug.evaluation.paths import REPO_ROOT, display_path, shared_data_
 def test_machine_info_on_cpu():
     info = machine_info(torch.device("cpu"))
     assert info["torch"] == torch.__version__ and info["nmflowgan_aug"] == __version__ and info["gpu"] is None
-    assert info["torch_threads"] == torch.get_num_threads() and 1 <= info["cpu_cores_usable"] <= info["cpu_cores_visible"]
+    assert info["torch_threads"] == torch.get_num_threads()
+    assert 1 <= info["cpu_cores_usable"] <= info["cpu_cores_visible"]
     assert info["device"] == "cpu" and isinstance(info["cpu_native_bf16"], bool) and info["cpu"]
     assert machine_summary(info) == f"CPU {info['cpu']}, {info['torch_threads']} threads"
     assert machine_summary({**info, "gpu": "NVIDIA H200", "cuda": "13.0"}) == "NVIDIA H200 (CUDA 13.0)"
