@@ -13,6 +13,8 @@ on the CPU and sent to the device once.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Union
@@ -44,6 +46,25 @@ SIDD_CAMERA_NAMES = {
 #: Reference ISO of the log-ISO encoding: ``t = log2(ISO / ISO_REF) / ISO_OCTAVES``.
 ISO_REF = 100.0
 ISO_OCTAVES = 7.0  # log2(12800 / 100): t spans [-1, 1] over ISO 100/128 ... 12800
+
+
+def log_iso_ratio(iso: float, iso_ref: float = ISO_REF) -> float:
+    """``ln(iso / iso_ref)``: the ISO feature of the fitted baselines' laws (:mod:`nmflowgan_aug.baselines`).
+
+    Natural log, so that a fitted slope of 1 means "proportional to ISO". The model's log encoding uses
+    the same reference in octaves: ``t = log2(ISO / ISO_REF) / ISO_OCTAVES``.
+
+    Args:
+        iso: sensor gain in ISO units, finite and > 0.
+        iso_ref: reference ISO (default :data:`ISO_REF`, 100).
+
+    Raises:
+        ValueError: ``iso`` or ``iso_ref`` is not a finite positive number.
+    """
+    for name, value in (("ISO", iso), ("reference ISO", iso_ref)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite positive number, got {value!r}")
+    return math.log(iso / iso_ref)
 
 
 class Conditions(NamedTuple):

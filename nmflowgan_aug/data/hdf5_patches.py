@@ -40,6 +40,7 @@ __all__ = [
     "pair_attributes",
     "patch_positions",
     "prepare_pairs",
+    "random_flip_rot",
     "list_patch_files",
     "write_pair_hdf5",
 ]
@@ -375,7 +376,7 @@ class PatchDataset(torch.utils.data.Dataset):
         f = self._handle(file_index)
         clean, noisy = f["clean"][str(local)][()], f["noisy"][str(local)][()]
         if self.augment:
-            clean, noisy = _random_flip_rot(clean, noisy)
+            clean, noisy = random_flip_rot(clean, noisy)
         return {
             "clean": torch.from_numpy(clean.astype(np.float32) / 255.0),
             "noisy": torch.from_numpy(noisy.astype(np.float32) / 255.0),
@@ -395,10 +396,24 @@ class PatchDataset(torch.utils.data.Dataset):
         return state
 
 
-def _random_flip_rot(clean: np.ndarray, noisy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Apply one random horizontal flip (p=0.5) and rot90 (k in 0..3) to both CHW arrays."""
-    flip = bool(torch.randint(0, 2, ()).item())
-    k = int(torch.randint(0, 4, ()).item())
+def random_flip_rot(
+    clean: np.ndarray, noisy: np.ndarray, generator: torch.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the same random horizontal flip (p = 0.5) and rotation by ``k · 90°`` (k uniform in 0..3) to a pair.
+
+    The augmentation of :class:`PatchDataset` and of the DnCNN patch sampler
+    (:class:`nmflowgan_aug.denoisers.PatchSampler`): the 8 flips/rotations are equally likely.
+
+    Args:
+        clean: ``(C, H, W)`` array (e.g. uint8 RGB).
+        noisy: ``(C, H, W)`` array of the same shape.
+        generator: torch generator of the two draws (flip, then k); torch's global RNG when None.
+
+    Returns:
+        The transformed ``(clean, noisy)``, C-contiguous (``(C, W, H)`` for odd k).
+    """
+    flip = bool(torch.randint(0, 2, (), generator=generator).item())
+    k = int(torch.randint(0, 4, (), generator=generator).item())
     out = []
     for array in (clean, noisy):
         if flip:

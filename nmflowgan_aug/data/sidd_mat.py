@@ -38,6 +38,7 @@ from .._io import atomic_write, refuse_overwrite
 __all__ = [
     "SIDD_BLOCKS_SHAPE",
     "SIDD_BLOCK_KEYS",
+    "SIDD_VALIDATION_SCENES",
     "SUBMISSION_FILENAME",
     "SiddSubmission",
     "iter_blocks",
@@ -55,6 +56,27 @@ SIDD_BLOCKS_SHAPE: tuple[int, int, int, int, int] = (40, 32, 256, 256, 3)
 
 #: Variable names of the SIDD sRGB block files (each equals its file stem).
 SIDD_BLOCK_KEYS = ("ValidationNoisyBlocksSrgb", "ValidationGtBlocksSrgb", "BenchmarkNoisyBlocksSrgb")
+
+#: Scene instance of each image of the SIDD Validation and Benchmark block files: image ``i`` (0-based) is the
+#: ``i``-th of the 40 scene instances held out of SIDD-Medium, sorted (``../shared/data/PROVENANCE.md``, "SIDD
+#: validation image index"). The names follow :class:`nmflowgan_aug.data.sidd.SceneName` and give each image's
+#: camera and ISO.
+SIDD_VALIDATION_SCENES: tuple[str, ...] = (
+    "0009_001_S6_00800_00350_3200_L", "0021_001_GP_10000_05000_5500_N", "0024_001_N6_03200_01500_5500_N",
+    "0026_001_G4_00400_00160_5500_L", "0031_001_IP_01600_02000_3200_N", "0037_002_GP_06400_03200_3200_L",
+    "0041_002_IP_01600_04000_5500_L", "0046_002_G4_00400_00350_3200_L", "0049_002_N6_00800_00800_5500_L",
+    "0053_002_S6_03200_02000_5500_N", "0056_003_N6_03200_04000_5500_N", "0058_003_G4_00400_00500_5500_L",
+    "0061_003_S6_00800_00500_4400_L", "0067_003_GP_01600_01500_3200_L", "0071_003_IP_02000_04000_5500_L",
+    "0074_004_N6_00400_00040_3200_L", "0079_004_G4_00800_00160_3200_N", "0082_004_S6_03200_00500_4400_L",
+    "0085_004_GP_06400_02000_4400_N", "0093_004_IP_01250_00250_3200_L", "0095_005_N6_00400_00200_3200_L",
+    "0100_005_G4_00800_00400_3200_N", "0103_005_S6_01600_00800_4400_L", "0109_005_GP_10000_08000_4400_N",
+    "0112_005_IP_01000_07500_5500_L", "0119_006_N6_00400_00100_3200_L", "0124_006_G4_00800_00350_3200_N",
+    "0128_006_S6_03200_01600_4400_L", "0131_006_GP_01600_01250_4400_N", "0141_006_IP_01600_01620_3200_L",
+    "0143_007_N6_00800_00800_4400_N", "0148_007_G4_00400_00400_4400_L", "0153_007_S6_03200_03200_5500_L",
+    "0158_007_GP_03200_03200_5500_N", "0162_007_IP_01600_01600_3200_L", "0171_008_N6_03200_01600_4400_L",
+    "0174_008_G4_00800_00800_4400_N", "0176_008_S6_00400_00100_5500_L", "0183_008_GP_06400_06400_5500_N",
+    "0187_008_IP_01600_01600_3200_L",
+)
 
 #: File name the SIDD benchmark server expects for sRGB results.
 SUBMISSION_FILENAME = "SubmitSrgb.mat"

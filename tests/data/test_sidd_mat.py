@@ -13,6 +13,7 @@ import torch
 
 from nmflowgan_aug.data.sidd_mat import (
     SIDD_BLOCKS_SHAPE,
+    SIDD_VALIDATION_SCENES,
     SUBMISSION_FILENAME,
     iter_blocks,
     load_sidd_blocks,
@@ -118,6 +119,26 @@ def test_missing_and_invalid_files(tmp_path):
 
 def test_sidd_shape_constant():
     assert SIDD_BLOCKS_SHAPE == (40, 32, 256, 256, 3)
+
+
+def test_validation_scene_table():
+    from collections import Counter
+
+    from nmflowgan_aug.data.sidd import SceneName
+
+    scenes = [SceneName.parse(name) for name in SIDD_VALIDATION_SCENES]
+    assert len(scenes) == SIDD_BLOCKS_SHAPE[0] and list(SIDD_VALIDATION_SCENES) == sorted(set(SIDD_VALIDATION_SCENES))
+    assert Counter(s.camera for s in scenes) == {"S6": 8, "GP": 8, "N6": 8, "G4": 8, "IP": 8}
+    assert (scenes[0].camera, scenes[0].iso, scenes[3].camera, scenes[3].iso) == ("S6", 800, "G4", 400)
+
+
+def test_validation_scene_table_matches_provenance(shared_data):
+    import re
+
+    text = (shared_data / "PROVENANCE.md").read_text()
+    line = next(ln for ln in text.splitlines() if ln.startswith("Validation/benchmark image i (0-based)"))
+    listed = dict(re.findall(r"(\d+):(\d{4}_\d{3}_\w\w_\d{5}_\d{5}_\d{4}_[LNH])", line))
+    assert [listed[str(i)] for i in range(len(listed))] == list(SIDD_VALIDATION_SCENES)
 
 
 def test_iter_blocks():

@@ -3,44 +3,30 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io
 import torch
+from script_loader import load_script
 
-from nmflowgan_aug import NMFlowGAN, NMFlowGANConfig
 from nmflowgan_aug.data.sidd_mat import load_sidd_submission
-from nmflowgan_aug.vocab import OFFICIAL_VOCABULARY, SIDD_VOCABULARY
+from nmflowgan_aug.evaluation.noise_sources import NoiseSource, register_source, unregister_source
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from benchmarks import denoise_sidd as bench  # noqa: E402
+bench = load_script("denoise_sidd")
 
 TINY = ["--layers", "3", "--features", "4", "--batch-size", "2", "--patch-size", "32", "--iters", "2",
         "--no-progress", "--fit-max-size", "128", "--val-ids", "00"]
 # (SSIM in float64 costs ~1 s per 256×256 block on a small CPU: the tests score one or two blocks)
 
 
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    cfg = NMFlowGANConfig(cameras=SIDD_VOCABULARY.cameras, isos=SIDD_VOCABULARY.isos, iso_encoding="log",
-                          unet_depth=2, unet_width=4)
-    return NMFlowGAN(cfg).save_pretrained(tmp_path_factory.mktemp("tiny_nmflowgan"))
-
-
-def test_all_sources_end_to_end(shared_data, tiny_model_dir, tmp_path):
+def test_all_sources_end_to_end(shared_data, tiny_model, tmp_path, capsys):
     manifest = shared_data / "sidd_native" / "pairs.csv"
     out = tmp_path / "out"
-    res = bench.run(["--manifest", str(manifest), "--sources", f"real,gaussian,hetero,nmflowgan:{tiny_model_dir}",
-                     "--train-ids", "12,13,14", "--out", str(out), *TINY])
+    res = bench.run(["--manifest", str(manifest), "--sources", f"real,gaussian,hetero,nmflowgan:{tiny_model}",
+                     "--train-ids", "12,13,14", "--out", str(out), "--save-denoisers", *TINY])
     names = list(res["sources"])
-    assert names == ["real", "gaussian", "hetero", f"nmflowgan:{tiny_model_dir}"]
+    assert names == ["real", "gaussian", "hetero", f"nmflowgan:{tiny_model}"]
     assert res["eval_blocks"] == ["00"]
     assert "12, 13, 14" in res["train_data"]
     assert 10 < res["noisy_input"]["psnr"] < 40
@@ -52,26 +38,17 @@ def test_all_sources_end_to_end(shared_data, tiny_model_dir, tmp_path):
         res["sources"]["gaussian"]["psnr"] - res["sources"]["real"]["psnr"])
     on_disk = json.loads((out / "results.json").read_text())
     assert on_disk["package_version"] and on_disk["command"].startswith("python benchmarks/denoise_sidd.py")
+    assert on_disk["machine"]["cpu"] and on_disk["device"].startswith("cpu (CPU ")
     md = (out / "results.md").read_text()
     assert "| gaussian |" in md and "(noisy input)" in md and "ΔPSNR vs real" in md
-    # refuses to overwrite without --overwrite
-    with pytest.raises(SystemExit, match="overwrite"):
-        bench.run(["--manifest", str(manifest), "--sources", "real", "--train-ids", "12", "--out", str(out), *TINY])
-
-
-def test_seeded_training_reproduces(shared_data):
-    args = bench.resolve_args(["--manifest", str(shared_data / "sidd_native" / "pairs.csv"), "--sources", "gaussian",
-                               "--train-ids", "12,13", *TINY])
-    pairs, _ = bench.load_training_pairs(args)
-    images = bench.load_train_images(pairs, args.patch_size, 0, args.seed)
-    ctx = bench.SourceContext(pairs, torch.device("cpu"), 128)
-    states = []
-    for _ in range(2):
-        source = bench._BUILDERS["gaussian"](None, ctx)
-        model, info = bench.train_denoiser(source, images, args, torch.device("cpu"))
-        states.append(model.state_dict())
-        assert np.isfinite(info["final_loss"])
-    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    state = torch.load(out / "dncnn_gaussian.pt", weights_only=True)
+    assert state["net.0.weight"].shape == (4, 3, 3, 3)
+    # refuses to overwrite without --overwrite, before any training
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--manifest", str(manifest), "--sources", "real", "--train-ids", "12", "--out", str(out), *TINY])
+    assert exc.value.code == 2
+    assert "results.json exists; pass --overwrite" in capsys.readouterr().err
 
 
 @pytest.fixture
@@ -108,48 +85,41 @@ def test_mat_validation_and_submission(shared_data, tmp_path):
     assert res["submission"]["blocks"] == 4 and res["submission"]["source"] == "real"
 
 
-def test_strict_block_shape_by_default(shared_data, tmp_path):
+def test_strict_block_shape_by_default(shared_data, tmp_path, capsys):
     blocks = np.zeros((1, 1, 16, 16, 3), np.uint8)
     for name in ("ValidationNoisyBlocksSrgb", "ValidationGtBlocksSrgb"):
         scipy.io.savemat(tmp_path / f"{name}.mat", {name: blocks})
-    with pytest.raises(ValueError, match="shape"):
-        bench.run(["--manifest", str(shared_data / "sidd_native" / "pairs.csv"), "--sources", "real",
-                   "--val-noisy", str(tmp_path / "ValidationNoisyBlocksSrgb.mat"),
-                   "--val-gt", str(tmp_path / "ValidationGtBlocksSrgb.mat"), "--out", str(tmp_path / "o"), *TINY])
+    argv = ["--manifest", str(shared_data / "sidd_native" / "pairs.csv"), "--sources", "real",
+            "--val-noisy", str(tmp_path / "ValidationNoisyBlocksSrgb.mat"),
+            "--val-gt", str(tmp_path / "ValidationGtBlocksSrgb.mat"), "--out", str(tmp_path / "o"), *TINY]
+    with pytest.raises(ValueError, match=r"shape \(40, 32, 256, 256, 3\)"):
+        bench.run(argv)
+    assert bench.main(argv) == 2 and "must have shape (40, 32, 256, 256, 3)" in capsys.readouterr().err
 
 
-def test_unknown_source_lists_known_ones(capsys):
-    with pytest.raises(SystemExit):
-        bench.resolve_args(["--sources", "gaussian,poisson"])
-    err = capsys.readouterr().err
-    assert "poisson" in err and "gaussian" in err and "hetero" in err and "real" in err and "nmflowgan" in err
-    with pytest.raises(ValueError, match="takes no argument"):
-        bench.parse_source_spec("gaussian:3")
-    assert bench.parse_source_spec("nmflowgan:some/dir") == ("nmflowgan", "some/dir")
+def test_bad_arguments_list_what_is_allowed(capsys):
+    cases = [
+        (["--sources", "gaussian,poisson"], ["poisson", "gaussian", "hetero", "real", "nmflowgan"]),
+        (["--sources", "real,real"], ["lists a source twice"]),
+        (["--sources", "real", "--iters", "0"], ["iters must be >= 1"]),
+        (["--sources", "real", "--submit-source", "gaussian"], ["not one of --sources"]),
+        (["--sources", "real", "--device", "cuda:x"], ["device must be auto, cpu, cuda or cuda:N"]),
+    ]
+    for argv, messages in cases:
+        with pytest.raises(SystemExit) as exc:
+            bench.resolve_args(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert all(m in err for m in messages), (argv, err)
 
 
-def test_presets_and_overrides():
-    a = bench.resolve_args(["--sources", "real"])
+def test_presets_and_overrides(tmp_path):
+    a = bench.resolve_args(["--sources", "real", "--out", str(tmp_path)])
     assert (a.layers, a.features, a.patch_size) == (6, 32, 64)
-    f = bench.resolve_args(["--preset", "full", "--sources", "real", "--lr", "2e-4"])
+    assert a.settings.iters == 150 and a.settings.lr == 3e-3
+    f = bench.resolve_args(["--preset", "full", "--sources", "real", "--lr", "2e-4", "--out", str(tmp_path)])
     assert (f.layers, f.features, f.batch_size, f.patch_size, f.lr) == (18, 64, 128, 96, 2e-4)
-
-
-def test_lr_schedule_halves_at_even_points():
-    a = bench.resolve_args(["--sources", "real", "--iters", "60", "--lr", "1e-3", "--lr-halvings", "5"])
-    assert [bench.lr_at(i, a) for i in (0, 9, 10, 59)] == [1e-3, 1e-3, 5e-4, 1e-3 / 32]
-
-
-def test_condition_mapping():
-    conds = [("GP", 6400), ("IP", 1000), ("S6", 800)]
-    mapped, changes = bench.map_conditions(conds, OFFICIAL_VOCABULARY, "nearest")
-    assert mapped == [("GP", 3200), ("IP", 800), ("S6", 800)]
-    assert changes == {"GP@6400": "GP@3200", "IP@1000": "IP@800"}
-    with pytest.raises(ValueError, match="not supported"):
-        bench.map_conditions(conds, OFFICIAL_VOCABULARY, "error")
-    with pytest.raises(ValueError, match="vocabulary"):
-        bench.map_conditions([("X1", 100)], OFFICIAL_VOCABULARY, "nearest")
-    assert bench.map_conditions(conds, None, "error") == (conds, {})
+    assert f.settings.lr == 2e-4 and f.settings.lr_halvings == 5
 
 
 def test_custom_source_plugs_in(shared_data, small_val, tmp_path):
@@ -160,12 +130,12 @@ def test_custom_source_plugs_in(shared_data, small_val, tmp_path):
             calls.append((len(camera), len(iso)))
             return (clean + 0.01 * torch.randn(clean.shape, generator=generator, device=clean.device)).clamp(0, 1)
 
-    bench.register_source("stub", lambda arg, ctx: bench.NoiseSource("stub", Stub()))
+    register_source("stub", lambda arg, ctx: NoiseSource("stub", Stub()))
     try:
         res = bench.run(["--manifest", str(shared_data / "sidd_native" / "pairs.csv"), "--sources", "stub",
                          "--train-ids", "11", "--out", str(tmp_path / "out"), *TINY, *small_val])
     finally:
-        bench._BUILDERS.pop("stub")
+        unregister_source("stub")
     assert calls == [(2, 2), (2, 2)] and "stub" in res["sources"]
 
 

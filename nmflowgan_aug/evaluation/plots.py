@@ -1,6 +1,6 @@
 """Diagnostic figures of the noise-fidelity benchmark: real noise against each method's synthetic noise.
 
-Written by ``python benchmarks/noise_fidelity.py --plots`` into its ``--out`` folder:
+:func:`write_plots` writes four PNGs:
 
 * ``nlf.png``: noise level function, noise std against clean intensity per colour channel, one row per
   validation camera/ISO;
@@ -9,7 +9,8 @@ Written by ``python benchmarks/noise_fidelity.py --plots`` into its ``--out`` fo
 * ``crops.png``: 64×64 crops (enlarged, nearest neighbour): clean | real noisy | each method.
 
 All noise values are in 8-bit levels (``255 · (noisy − clean)``). Blocks of the same camera and ISO are
-pooled in the statistics. Each figure uses the samples of the first sampling seed.
+pooled in the statistics. matplotlib is an optional dependency (``pip install nmflowgan_aug[bench]``),
+imported when a figure is drawn; figures are drawn without pyplot, so the caller's backend is untouched.
 """
 
 from __future__ import annotations
@@ -18,17 +19,33 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+from .._io import atomic_write
 
-from nmflowgan_aug._io import atomic_write  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-__all__ = ["PlotBlock", "write_plots"]
+__all__ = ["PlotBlock", "plot_correlation", "plot_crops", "plot_histograms", "plot_nlf", "write_plots"]
+
+
+def _new_figure(**kwargs) -> Figure:
+    """A matplotlib Figure (no pyplot, no global backend change).
+
+    Raises:
+        ImportError: matplotlib is not installed (the message says how to install it).
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as e:
+        raise ImportError(
+            "the noise-fidelity figures need matplotlib: pip install matplotlib (or nmflowgan_aug[bench])"
+        ) from e
+    return Figure(**kwargs)
+
 
 REAL_STYLE = {"color": "black", "linewidth": 2.4, "label": "real"}
 CHANNELS = ("R", "G", "B")
@@ -57,7 +74,9 @@ def _levels(x: torch.Tensor) -> np.ndarray:
 
 
 def _colors(methods: Sequence[str]) -> dict[str, tuple]:
-    cmap = plt.get_cmap("tab10")
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
     return {m: cmap(i % 10) for i, m in enumerate(methods)}
 
 
@@ -68,7 +87,9 @@ def _by_condition(blocks: Sequence[PlotBlock]) -> dict[str, list[PlotBlock]]:
     return out
 
 
-def _series(blocks: Sequence[PlotBlock], methods: Sequence[str]) -> list[tuple[str, list[tuple[np.ndarray, np.ndarray]]]]:
+def _series(
+    blocks: Sequence[PlotBlock], methods: Sequence[str]
+) -> list[tuple[str, list[tuple[np.ndarray, np.ndarray]]]]:
     """``[(name, [(clean_levels, noise_levels) per block])]`` for ``real`` and each method present."""
     out = [("real", [(_levels(b.clean), _levels(b.real) - _levels(b.clean)) for b in blocks])]
     for m in methods:
@@ -90,16 +111,15 @@ def _style(name: str, colors: dict[str, tuple], markers: bool = True) -> dict:
     return style
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     def write(tmp: str) -> None:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
 
     atomic_write(path, write)
-    plt.close(fig)
     return path
 
 
-def _legend(fig: plt.Figure, axes: np.ndarray) -> None:
+def _legend(fig: Figure, axes: np.ndarray) -> None:
     handles, labels = [], []
     for ax in np.ravel(axes):
         for h, label in zip(*ax.get_legend_handles_labels()):
@@ -114,8 +134,8 @@ def plot_nlf(blocks: Sequence[PlotBlock], methods: Sequence[str], path: Path, bi
     """Noise std per clean-intensity bin, per channel; rows = camera/ISO conditions, columns = R, G, B."""
     conds = _by_condition(blocks)
     colors = _colors(methods)
-    fig, axes = plt.subplots(len(conds), 3, figsize=(13, 3.1 * len(conds) + 0.8), squeeze=False, sharex=True,
-                             layout="constrained")
+    fig = _new_figure(figsize=(13, 3.1 * len(conds) + 0.8), layout="constrained")
+    axes = fig.subplots(len(conds), 3, squeeze=False, sharex=True)
     edges = np.arange(0, 256 + bin_width, bin_width)
     centres = (edges[:-1] + edges[1:]) / 2
     for r, (cond, bl) in enumerate(conds.items()):
@@ -162,8 +182,8 @@ def plot_correlation(blocks: Sequence[PlotBlock], methods: Sequence[str], path: 
     colors = _colors(methods)
     cols = min(len(conds), 2)
     rows = int(np.ceil(len(conds) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, 3.6 * rows + 0.8), squeeze=False,
-                             layout="constrained")
+    fig = _new_figure(figsize=(6.2 * cols, 3.6 * rows + 0.8), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
     lags = np.arange(MAX_LAG + 1)
     for i, (cond, bl) in enumerate(conds.items()):
         ax = axes[i // cols, i % cols]
@@ -190,8 +210,8 @@ def plot_histograms(blocks: Sequence[PlotBlock], methods: Sequence[str], path: P
     colors = _colors(methods)
     cols = min(len(conds), 2)
     rows = int(np.ceil(len(conds) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, 3.6 * rows + 0.8), squeeze=False,
-                             layout="constrained")
+    fig = _new_figure(figsize=(6.2 * cols, 3.6 * rows + 0.8), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
     edges = np.arange(-limit, limit + bin_width, bin_width) - bin_width / 2
     for i, (cond, bl) in enumerate(conds.items()):
         ax = axes[i // cols, i % cols]
@@ -229,8 +249,8 @@ def _crop_origin(clean: np.ndarray, size: int) -> tuple[int, int]:
 def plot_crops(blocks: Sequence[PlotBlock], methods: Sequence[str], path: Path, size: int = CROP) -> Path:
     """Side-by-side crops per block: clean | real noisy | each method (nearest-neighbour enlargement)."""
     cols = ["clean", "real noisy", *methods]
-    fig, axes = plt.subplots(len(blocks), len(cols), figsize=(2.0 * len(cols), 2.15 * len(blocks) + 0.4),
-                             squeeze=False, layout="constrained")
+    fig = _new_figure(figsize=(2.0 * len(cols), 2.15 * len(blocks) + 0.4), layout="constrained")
+    axes = fig.subplots(len(blocks), len(cols), squeeze=False)
     for r, b in enumerate(blocks):
         y, x = _crop_origin(_levels(b.clean), size)
         images = [b.clean, b.real, *[b.fakes.get(m) for m in methods]]
