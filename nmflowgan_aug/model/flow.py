@@ -1,8 +1,13 @@
-"""The pixel-wise conditional noise flow of NM-FlowGAN (arXiv 2312.10112, §3.2; reference §1).
+"""The conditional noise flow of NM-FlowGAN (arXiv 2312.10112, §3.2; reference §1), with our two options.
 
 Layers in forward (noisy → latent) order: UD, then NE | SAL | SDL | CL2 | SAL | SDL | CL2; base
 distribution N(0, I). The state-dict names (``pre_bijectors.0``, ``bijectors.1`` …) follow the
 official checkpoint layout (reference §3.2) so that ``NMFlowGAN_NoiseModeler.pth`` loads directly.
+
+Options (both off in the official model): ``noise_domain="linear"`` extracts the noise in linear light
+(:class:`~nmflowgan_aug.model.flow_layers.LinearNoiseExtraction` in place of NE), and ``spatial_kernel=k``
+appends a :class:`~nmflowgan_aug.model.spatial.SpatialCorrelation` layer (``bijectors.7``) on the latent
+side, so the flow models the spatial and cross-channel correlation of real noise by likelihood.
 """
 
 from __future__ import annotations
@@ -15,13 +20,18 @@ from torch import nn
 from .flow_layers import (
     ConditionalLinearTable,
     FlowCondition,
+    LinearNoiseExtraction,
     NoiseExtraction,
     SignalDependentLinear,
     StructureAwareLinear,
     UniformDequantization,
 )
+from .spatial import SpatialCorrelation
 
-__all__ = ["NoiseFlow", "standard_normal_log_prob"]
+__all__ = ["NOISE_DOMAINS", "NoiseFlow", "standard_normal_log_prob"]
+
+#: Noise-extraction layer per ``noise_domain``.
+NOISE_DOMAINS = {"srgb": NoiseExtraction, "linear": LinearNoiseExtraction}
 
 
 def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
@@ -38,21 +48,45 @@ class NoiseFlow(nn.Module):
         num_bits: bit depth of the images (8 for sRGB PNGs).
         features: width of the SAL/SDL convolutional subnetworks (official: 16).
         linear_iso: condition vectors are ``[t ‖ onehot(camera)]`` (log-ISO encoding), see :class:`MetaEncoder`.
+        noise_domain: ``"srgb"`` (official: ``n = noisy − clean``) or ``"linear"`` (the difference in linear
+            light, :class:`~nmflowgan_aug.model.flow_layers.LinearNoiseExtraction`).
+        spatial_kernel: ``0`` (official: no spatial layer) or the odd kernel size of a final
+            :class:`~nmflowgan_aug.model.spatial.SpatialCorrelation` layer.
+
+    Raises:
+        ValueError: an unknown ``noise_domain`` or an even/negative ``spatial_kernel``.
     """
 
     def __init__(
-        self, meta_features: int, table_rows: int, num_bits: int = 8, features: int = 16, linear_iso: bool = False
+        self,
+        meta_features: int,
+        table_rows: int,
+        num_bits: int = 8,
+        features: int = 16,
+        linear_iso: bool = False,
+        noise_domain: str = "srgb",
+        spatial_kernel: int = 0,
     ) -> None:
         super().__init__()
+        if noise_domain not in NOISE_DOMAINS:
+            raise ValueError(f"noise_domain must be one of {list(NOISE_DOMAINS)}, got {noise_domain!r}")
         self.pre_bijectors = nn.ModuleList([UniformDequantization(num_bits)])
-        layers: list[nn.Module] = [NoiseExtraction()]
+        layers: list[nn.Module] = [NOISE_DOMAINS[noise_domain]()]
         for _ in range(2):
             layers += [
                 StructureAwareLinear(meta_features, features, linear_iso),
                 SignalDependentLinear(meta_features, features, linear_iso),
                 ConditionalLinearTable(table_rows),
             ]
+        if spatial_kernel:
+            layers.append(SpatialCorrelation(meta_features, spatial_kernel))
         self.bijectors = nn.ModuleList(layers)
+
+    @property
+    def spatial(self) -> SpatialCorrelation | None:
+        """The spatial-correlation layer, or ``None`` (official flow)."""
+        last = self.bijectors[-1]
+        return last if isinstance(last, SpatialCorrelation) else None
 
     @property
     def dequantize(self) -> UniformDequantization:

@@ -84,9 +84,9 @@ def test_model_section_is_the_model_config(tmp_path):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("model.unet_depth=0", r"model: unet_depth must be an int >= 1, got 0"),
+        ("model.unet_depth=-1", r"model: unet_depth must be an int >= 0, got -1"),
         ("model.isos=[800, 100]", r"model: isos must be positive and strictly increasing"),
-        ("model.iso_encoding=linear", r"model: iso_encoding must be 'onehot' or 'log', got 'linear'"),
+        ("model.iso_encoding=linear", r"model: iso_encoding must be one of \['onehot', 'log', 'log_camera'\], got 'linear'"),
         ("model.isos=100", r"model.isos must be a list, got 100"),
         ("model.depth=3", r"unknown config key 'model.depth'; allowed keys in model: \['cameras', 'isos'"),
     ],
