@@ -18,7 +18,7 @@ def aug(tiny_model_dir) -> RandomNMFlowGANNoise:
 def _expected(aug, x, rows, camera, iso):
     """What the augmentation must output: add_camera_noise on the selected rows with the drawn seed."""
     seed = int(aug._params["seed"][0])
-    noisy, _, _ = add_camera_noise(
+    noisy, _, _, _ = add_camera_noise(
         x[rows], camera, iso, model=aug.noise_model, generator=torch.Generator(device=x.device).manual_seed(seed)
     )
     return noisy

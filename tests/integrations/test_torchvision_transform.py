@@ -98,7 +98,7 @@ def test_conditions_from_sample_drive_the_noise(tiny_model_dir):
     params = t.last_params
     assert (params["camera"], params["iso"]) == ("S6", 1600)
     generator = torch.Generator().manual_seed(params["seed"])
-    expected, _, _ = add_camera_noise(clean.as_subclass(torch.Tensor), "S6", 1600, model=t.model, generator=generator)
+    expected, _, _, _ = add_camera_noise(clean.as_subclass(torch.Tensor), "S6", 1600, model=t.model, generator=generator)
     assert torch.equal(out["image"].as_subclass(torch.Tensor), expected)
     t((clean, {"camera": "IP", "iso": 100}))  # (image, dict) tuple
     assert (t.last_params["camera"], t.last_params["iso"]) == ("IP", 100)
