@@ -40,11 +40,11 @@ def strength_values(strength: StrengthLike, batch: int, device: torch.device | s
         ValueError: a negative, NaN or infinite value, or a length different from ``batch``.
     """
     if strength is None or isinstance(strength, (str, bool)):
-        raise TypeError(f"strength must be a non-negative number or {batch} numbers, got {strength!r}")
+        raise TypeError(f"strength must be a non-negative number, or one per sample ({batch}), got {strength!r}")
     try:
         values = torch.as_tensor(np.asarray(strength) if not isinstance(strength, torch.Tensor) else strength)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"strength must be a non-negative number or {batch} numbers, got {strength!r}") from err
+        raise TypeError(f"strength must be a non-negative number, or one per sample ({batch}), got {strength!r}") from err
     if values.dtype == torch.bool or values.is_complex():
         raise TypeError(f"strength must be real numbers, got dtype {values.dtype}")
     if values.ndim == 0:

@@ -129,9 +129,9 @@ class NMFlowGANNoise(v2.Transform):
     def check_inputs(self, flat_inputs: list[Any]) -> None:
         for x in flat_inputs:
             if isinstance(x, (PIL.Image.Image, np.ndarray)):
+                kind = "PIL images" if isinstance(x, PIL.Image.Image) else f"numpy arrays (got one of shape {x.shape})"
                 raise TypeError(
-                    f"NMFlowGANNoise does not take {type(x).__module__.split('.')[0]} {type(x).__name__} images (a "
-                    "numpy array would pass through unchanged, so 'noisy' would equal clean); convert first with "
+                    f"NMFlowGANNoise takes tensors, not {kind}; convert first with "
                     "v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), ...])"
                 )
 

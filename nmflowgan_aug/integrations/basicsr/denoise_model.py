@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from basicsr.models.sr_model import SRModel
 from basicsr.utils.registry import MODEL_REGISTRY
-
-from typing import Any
 
 from ...condition_sampler import ConditionSampler
 from ...functional import add_camera_noise
