@@ -167,6 +167,20 @@ def test_sampler_is_used_by_add_camera_noise(model):
     assert cams.tolist() == [3, 3, 3] and isos.tolist() == [6400] * 3
 
 
+def test_first_call_after_seeding_equals_later_calls(model, tmp_path, monkeypatch):
+    """Issue 9 item 7: loading the model inside the first call must not shift the global RNG, so the first
+    drawn camera/ISO after torch.manual_seed equal those of a call with the model already loaded."""
+    folder = model.save_pretrained(tmp_path / "m")
+    monkeypatch.setattr(_loading, "_MODEL_CACHE", {})
+    clean = torch.rand(3, 3, 8, 8)
+    torch.manual_seed(21)
+    first = add_camera_noise(clean, model=folder, generator=_gen(1))  # loads the model
+    torch.manual_seed(21)
+    later = add_camera_noise(clean, model=folder, generator=_gen(1))  # cached
+    assert torch.equal(first.camera, later.camera) and torch.equal(first.iso, later.iso)
+    assert torch.equal(first.noisy, later.noisy)
+
+
 # ------------------------------------------------------------------------------ default model
 def test_default_model_missing_gives_a_hint(monkeypatch):
     monkeypatch.setattr(registry, "REGISTRY", {})  # an installation without shipped weights
