@@ -54,8 +54,9 @@ def test_documented_training_run_validates_on_real_sidd_blocks(shared_data, tiny
     monkeypatch.chdir(tmp_path)
     assert paired_folders.main(folders[1:]) == 0  # in-process: same code as the console script, less start-up
     result = subprocess.run(
-        train, cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
-    )
+        train, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
+    )  # PYTHONPATH: the subprocess imports this checkout's package, whatever is installed
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / "datasets/SIDD_val/lq").iterdir()) == [f"0{i}.png" for i in range(5)]
     run = tmp_path / "experiments" / "smoke"
