@@ -50,5 +50,5 @@ def test_own_images_examples_run(tmp_path, monkeypatch):
     assert (tmp_path / "rebuilt" / "r1" / "street.png").read_bytes() == (tmp_path / "noisy_mixed/r1/street.png").read_bytes()
     namespace: dict = {}
     exec(re.search(r"```python\n(.*?)```", section, re.S).group(1), namespace)
-    assert namespace["noisy"].shape == (3, 300, 400) and (tmp_path / "preview_python.png").is_file()
+    assert namespace["noisy"].shape == (3, 200, 300) and (tmp_path / "preview_python.png").is_file()
     assert (tmp_path / "preview.png").is_file()
