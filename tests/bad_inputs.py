@@ -14,8 +14,10 @@ the messages, and the table, are the same on every run and machine.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -44,6 +46,7 @@ class Context:
 
     def __init__(self) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="nmflowgan_bad_inputs_"))
+        atexit.register(shutil.rmtree, self.tmp, True)
 
     @cached_property
     def model(self) -> NMFlowGAN:
