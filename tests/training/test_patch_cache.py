@@ -14,7 +14,7 @@ from PIL import Image
 
 from nmflowgan_aug.data.hdf5_patches import PatchDataset
 from nmflowgan_aug.training.config import DataConfig, DataSourceConfig
-from nmflowgan_aug.training.patch_cache import CACHE_RECORD, build_patch_set
+from nmflowgan_aug.training.patch_cache import CACHE_RECORD, plan_patch_set
 from nmflowgan_aug.vocab import ConditionVocabulary
 
 VOCAB = ConditionVocabulary(("IP", "GP"), (100, 800))
@@ -33,15 +33,19 @@ def manifest(tmp_path):
     return root / "pairs.csv"
 
 
-def _build(source, cache, reuse=False, **data):
+def _plan(source, cache, reuse=False, vocabulary=VOCAB, **data):
     config = DataConfig(train=source, **{"patch_size": 16, "stride": 16, "augment": False, **data})
-    return build_patch_set(source, config, VOCAB, cache, "train", reuse)
+    return plan_patch_set(source, config, vocabulary, cache, "train", reuse)
+
+
+def _build(source, cache, reuse=False, **data):
+    return _plan(source, cache, reuse, **data).build()
 
 
 def test_resume_reuses_the_cut_without_reading_the_data_again(manifest, tmp_path):
     source, cache = DataSourceConfig(path=str(manifest)), tmp_path / "run" / "patches"
     first = _build(source, cache)
-    assert first.lengths == [4, 4] and first.conditions() == {(1, 800): 4, (0, 100): 4}
+    assert first.lengths == [4, 4] and first.conditions() == {("GP", 800): 4, ("IP", 100): 4}
     record = json.loads((cache / "train" / CACHE_RECORD).read_text())
     assert record["files"] == [f.name for f in first.files]
     assert record["source"]["stride"] == 16 and record["source"]["cameras"] == ["IP", "GP"]
