@@ -73,7 +73,9 @@ class DataSourceConfig:
             folder of HDF5 patch files, or a pairs manifest CSV. Relative paths are resolved against the
             config file's folder.
         ids: manifest rows to use (``None``: all rows with known camera and ISO); each must be in the manifest.
-        scenes: SIDD scene-instance numbers to use (``None``: all); each must be in the data.
+            Not for a folder of patch files.
+        scenes: SIDD scene-instance numbers to use (``None``: all); each must be in the data (for a folder
+            of patch files: in their ``scene-instance-number`` attributes).
         camera_table: for a folder of HDF5 patch files without camera names (written by the official
             NM-FlowGAN code): the camera name of each ``smartphone-code``, e.g. ``[IP, GP, S6, N6, G4]``.
     """

@@ -132,6 +132,28 @@ def _check_in_vocabulary(pairs: list[ImagePair], vocabulary: ConditionVocabulary
                              f"{list(vocabulary.isos)}")  # fmt: skip
 
 
+def _patch_folder(
+    files: list[Path], source: DataSourceConfig, augment: bool, vocabulary: ConditionVocabulary
+) -> PatchDataset:
+    """The patch files of a folder source, restricted to ``source.scenes`` (by ``scene-instance-number``)."""
+    if source.ids is not None:
+        raise ConfigError(
+            f"ids select rows of a pairs manifest, but {source.path} is a folder of patch files; select its "
+            "files by SIDD scene instance with scenes, or remove ids"
+        )
+    dataset = PatchDataset(files, augment=augment, vocabulary=vocabulary, camera_table=source.camera_table)
+    if source.scenes is None:
+        return dataset
+    scene_of = dict(zip(dataset.files, (a.get("scene-instance-number") for a in dataset.pair_attributes)))
+    absent = sorted(set(source.scenes) - set(scene_of.values()))
+    if absent:
+        present = sorted({s for s in scene_of.values() if s is not None and s >= 0})
+        raise ValueError(f"scenes {absent} are not in the patch files of {source.path}; their scene instances: {present}")
+    wanted = set(source.scenes)
+    kept = [f for f in dataset.files if scene_of[f] in wanted]
+    return PatchDataset(kept, augment=augment, vocabulary=vocabulary, camera_table=source.camera_table)
+
+
 @dataclass
 class PatchSetPlan:
     """The checked patches of one split: a ready dataset, or pairs still to be cut into ``folder``.
@@ -172,7 +194,8 @@ def plan_patch_set(
 ) -> PatchSetPlan:
     """Check a data source and plan its patch dataset (``data.patch_size``, official 96×96), writing nothing.
 
-    A folder of HDF5 patch files is used as it is (every file checked, see :class:`PatchDataset`). Other
+    A folder of HDF5 patch files is used as it is (every file checked, see :class:`PatchDataset`; ``scenes``
+    keeps the files of those SIDD scene instances). Other
     sources (``embedded``, a SIDD folder, a pairs manifest CSV) are cut into ``cache_dir/<split>/`` by
     :meth:`PatchSetPlan.build`; with ``reuse`` (a resumed run) a complete cut already there is used
     instead, after checking it was cut from the same source.
@@ -189,7 +212,8 @@ def plan_patch_set(
         ValueError: an empty selection, ids or scenes that are not in the data, cameras/ISOs outside the
             model vocabulary, patch files that are not ``data.patch_size`` square or lack camera names
             without ``source.camera_table``, or a cache cut from another source.
-        ConfigError: ``camera_table`` given for a source that is not a folder of patch files.
+        ConfigError: ``camera_table`` given for a source that is not a folder of patch files, or ``ids`` for one
+            that is.
         FileNotFoundError: a missing data path, or a missing file of the cache.
     """
     augment = data.augment and split == "train"
@@ -197,7 +221,7 @@ def plan_patch_set(
     plan = PatchSetPlan(None, [], Path(cache_dir) / split, patch_source(source, data, vocabulary, split), vocabulary,
                         data, augment)  # fmt: skip
     if files := list_patch_files(path):
-        dataset = PatchDataset(files, augment=augment, vocabulary=vocabulary, camera_table=source.camera_table)
+        dataset = _patch_folder(files, source, augment, vocabulary)
         if dataset.patch_shape[1:] != (data.patch_size, data.patch_size):
             raise ValueError(
                 f"the patch files in {path} hold {dataset.patch_shape[1]}×{dataset.patch_shape[2]} patches; "

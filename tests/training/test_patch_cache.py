@@ -147,3 +147,15 @@ def test_a_folder_of_patch_files_is_checked_against_the_model(manifest, tmp_path
     official = DataSourceConfig(path=folder.path, camera_table=["IP", "GP", "S6", "N6", "G4"])
     assert _plan(official, tmp_path / "run").dataset.conditions() == {("GP", 800): 4, ("IP", 100): 4}
     assert not (tmp_path / "run").exists()
+
+
+def test_scenes_select_the_files_of_a_patch_folder(manifest, tmp_path):
+    manifest.write_text("id,camera,iso,scene_instance\na,GP,800,0054_003_GP_00800_00160_5500_N\n"
+                        "b,IP,100,0004_001_IP_00100_00060_4400_L\n")  # fmt: skip
+    _build(DataSourceConfig(path=str(manifest)), tmp_path / "prepared")
+    folder = str(tmp_path / "prepared" / "train")
+    assert _plan(DataSourceConfig(path=folder, scenes=[4]), tmp_path / "run").dataset.cameras == ["IP"]
+    with pytest.raises(ValueError, match=r"scenes \[7\] are not in the patch files of .*; their scene instances: \[4, 54\]"):
+        _plan(DataSourceConfig(path=folder, scenes=[4, 7]), tmp_path / "run")
+    with pytest.raises(ConfigError, match=r"ids select rows of a pairs manifest, but .* is a folder of patch files"):
+        _plan(DataSourceConfig(path=folder, ids=["a"]), tmp_path / "run")
