@@ -3,12 +3,13 @@
 __version__ = "0.1.0"
 
 from .condition_sampler import ConditionSampler  # noqa: E402
-from .functional import add_camera_noise  # noqa: E402
+from .functional import CameraNoise, add_camera_noise  # noqa: E402
 from .model import NMFlowGAN, NMFlowGANConfig  # noqa: E402
 from .pretrained import list_pretrained  # noqa: E402
 from .vocab import OFFICIAL_VOCABULARY, SIDD_VOCABULARY, ConditionVocabulary  # noqa: E402
 
 __all__ = [
+    "CameraNoise",
     "ConditionSampler",
     "ConditionVocabulary",
     "NMFlowGAN",

@@ -33,9 +33,9 @@ def check_srgb_batch(x: torch.Tensor, name: str = "image", *, allow_uint8: bool 
     if not x.is_floating_point():
         allowed = "floating point in [0, 1] or uint8" if allow_uint8 else "floating point in [0, 1]"
         raise TypeError(f"{name} must be {allowed}, got dtype {x.dtype}")
-    if not torch.isfinite(x).all():
+    if not torch.isfinite(x.detach()).all():
         raise ValueError(f"{name} contains NaN or Inf values")
-    lo, hi = float(x.min()), float(x.max())
+    lo, hi = float(x.detach().min()), float(x.detach().max())
     if lo < 0.0 or hi > 1.0:
         raise ValueError(f"{name} must be sRGB in [0, 1], got values in [{lo:.4g}, {hi:.4g}]")
 

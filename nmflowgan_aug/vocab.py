@@ -8,7 +8,8 @@ the supported values; nothing silently falls back (the official code maps unknow
 :meth:`ConditionVocabulary.conditions` is the one place where user camera/ISO input is validated; it
 returns :class:`Conditions`, the value the model's sampling entry point consumes. Tensors are checked
 with tensor ops on their own device (no copy to Python lists); Python names and numbers are checked
-on the CPU and sent to the device once.
+on the CPU and sent to the device once. numpy scalars and arrays are accepted like their Python and
+tensor counterparts, and ISO strings such as ``"800"`` (a CSV cell) like numbers.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Union
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -31,8 +33,8 @@ __all__ = [
     "SIDD_VOCABULARY",
 ]
 
-CameraLike = Union[str, int, Sequence[Union[str, int]], torch.Tensor]
-IsoLike = Union[int, Sequence[int], torch.Tensor]
+CameraLike = Union[str, int, Sequence[Union[str, int]], torch.Tensor, np.ndarray]
+IsoLike = Union[int, float, str, Sequence[Union[int, float, str]], torch.Tensor, np.ndarray]
 
 #: SIDD folder tokens and the phones they stand for (SIDD paper, Abdelhamed et al. CVPR 2018).
 SIDD_CAMERA_NAMES = {
@@ -76,7 +78,8 @@ class Conditions(NamedTuple):
 
     Attributes:
         camera_codes: LongTensor ``(B,)``, code ``i`` is ``vocabulary.cameras[i]``.
-        iso_values: LongTensor ``(B,)``, ISO units, each in ``vocabulary.isos``.
+        iso_values: LongTensor ``(B,)``, ISO units, each allowed by the vocabulary (see
+            :meth:`ConditionVocabulary.iso_values`).
     """
 
     camera_codes: torch.Tensor
@@ -97,14 +100,15 @@ class ConditionVocabulary:
 
     Args:
         cameras: camera names in code order (code ``i`` is ``cameras[i]``), e.g. SIDD folder tokens.
-        isos: supported ISO values (sensor gain, ISO units), strictly increasing.
+        isos: ISO values the model was trained for (sensor gain, ISO units), strictly increasing.
         iso_encoding: ``"onehot"`` (official NM-FlowGAN: one-hot ISO index, one table row per
-            (camera, ISO) in the CL2 layers) or ``"log"`` (ours: the continuous feature
-            ``t = log2(ISO/100)/7`` so that ISO levels with little or no training data borrow from
-            their neighbours, with one ISO slope shared by all cameras) or ``"log_camera"`` (ours: the
-            same ``t`` with one slope per camera, ``[onehot(camera) ‖ t·onehot(camera)]``; SIDD-Small shows
-            why: from ISO 100 to 3200 the noise std grows about ∝ ISO^0.5 on four phones but stays almost
-            flat above ISO 200 on the iPhone 7, which one shared slope cannot follow).
+            (camera, ISO) in the CL2 layers; only the values of ``isos`` are accepted), ``"log"`` (ours: the
+            continuous feature ``t = log2(ISO/100)/7`` so that ISO levels with little or no training data
+            borrow from their neighbours, with one ISO slope shared by all cameras) or ``"log_camera"``
+            (ours: the same ``t`` with one slope per camera, ``[onehot(camera) ‖ t·onehot(camera)]``;
+            SIDD-Small shows why: from ISO 100 to 3200 the noise std grows about ∝ ISO^0.5 on four phones
+            but stays almost flat above ISO 200 on the iPhone 7, which one shared slope cannot follow).
+            The log encodings accept any whole ISO in ``[isos[0], isos[-1]]`` (see :attr:`iso_range`).
 
     Raises:
         ValueError: empty, duplicated or unsorted entries, or an unknown encoding.
@@ -131,6 +135,28 @@ class ConditionVocabulary:
     @property
     def num_isos(self) -> int:
         return len(self.isos)
+
+    @property
+    def iso_range(self) -> tuple[int, int]:
+        """``(lowest, highest)`` trained ISO: a log-ISO model accepts any whole ISO inside it."""
+        return self.isos[0], self.isos[-1]
+
+    def _iso_error(self, bad: object) -> ValueError:
+        if self.iso_encoding != "onehot":
+            lo, hi = self.iso_range
+            return ValueError(
+                f"unsupported ISO {bad!r}: this model (log-ISO encoding) accepts any whole ISO in its trained range "
+                f"[{lo}, {hi}]; trained ISO values: {list(self.isos)}"
+            )
+        return ValueError(f"unsupported ISO {bad!r}; supported ISO values: {list(self.isos)} (one-hot ISO encoding)")
+
+    def _iso_allowed(self, values: torch.Tensor) -> torch.Tensor:
+        """Boolean mask of the allowed entries of a numeric tensor (on its own device)."""
+        whole = values == torch.round(values) if values.is_floating_point() else torch.ones_like(values, dtype=torch.bool)
+        if self.iso_encoding != "onehot":
+            lo, hi = self.iso_range
+            return whole & (values >= lo) & (values <= hi)
+        return whole & (values.unsqueeze(-1) == torch.tensor(self.isos, device=values.device)).any(-1)
 
     @property
     def meta_features(self) -> int:
@@ -176,6 +202,7 @@ class ConditionVocabulary:
             ValueError: unknown name, code out of range, or a length different from ``batch``.
             TypeError: a value that is neither str nor int, or a tensor that is not of integer dtype.
         """
+        camera = _from_numpy(camera)
         if isinstance(camera, torch.Tensor):
             codes = _per_sample_tensor(camera, batch, "camera")
             if codes.dtype == torch.bool or codes.is_floating_point() or codes.is_complex():
@@ -188,6 +215,7 @@ class ConditionVocabulary:
             return codes.to(device=device, dtype=torch.long)
         codes = []
         for v in _per_sample_values(camera, batch, "camera"):
+            v = v.item() if isinstance(v, np.generic) else v
             if isinstance(v, str):
                 if v not in self.cameras:
                     raise ValueError(f"unknown camera {v!r}; supported cameras: {list(self.cameras)}")
@@ -206,32 +234,37 @@ class ConditionVocabulary:
     def iso_values(self, iso: IsoLike, batch: int, device: torch.device | str = "cpu") -> torch.Tensor:
         """Validate ISO values and return them as a LongTensor, shape ``(batch,)``.
 
+        A one-hot vocabulary accepts the values of :attr:`isos`; a log-ISO vocabulary accepts any whole
+        ISO inside :attr:`iso_range` (the encoding is continuous, so ISO 1000 or 2500 sits between its
+        trained neighbours).
+
         Args:
-            iso: one ISO value (ISO units) for the whole batch, a sequence of ``batch`` values, or a
-                numeric tensor, 0-D or ``(batch,)`` (checked on its own device with tensor ops).
+            iso: one ISO value (ISO units; int, whole float, numpy scalar or numeric string such as
+                ``"800"``) for the whole batch, a sequence of ``batch`` values, or a numeric tensor or
+                numpy array, 0-D or ``(batch,)`` (tensors are checked on their own device with tensor ops).
             batch: batch size B.
             device: device of the result.
 
         Raises:
-            ValueError: an ISO not in :attr:`isos`, or a length different from ``batch``.
-            TypeError: a boolean or complex tensor.
+            ValueError: an ISO that is not allowed (the message gives the allowed values or range), a
+                string that is not a number, or a length different from ``batch``.
+            TypeError: ``None`` or another non-numeric value, or a boolean or complex tensor.
         """
+        iso = _from_numpy(iso)
         if isinstance(iso, torch.Tensor):
             values = _per_sample_tensor(iso, batch, "iso")
             if values.dtype == torch.bool or values.is_complex():
                 raise TypeError(f"iso tensor must hold ISO values (numbers), got dtype {values.dtype}")
-            known = (values.unsqueeze(-1) == torch.tensor(self.isos, device=values.device)).any(-1)
-            if not known.all():
-                bad = values[~known][0].item()
-                raise ValueError(f"unsupported ISO {bad!r}; supported ISO values: {list(self.isos)}")
+            allowed = self._iso_allowed(values)
+            if not allowed.all():
+                raise self._iso_error(values[~allowed][0].item())
             return values.to(device=device, dtype=torch.long)
         out = []
         for v in _per_sample_values(iso, batch, "iso"):
-            if isinstance(v, float) and v.is_integer():
-                v = int(v)
-            if not isinstance(v, int) or isinstance(v, bool) or v not in self.isos:
-                raise ValueError(f"unsupported ISO {v!r}; supported ISO values: {list(self.isos)}")
-            out.append(v)
+            number = _iso_number(v)
+            if not self._iso_allowed(torch.tensor([number], dtype=torch.float64)).all():
+                raise self._iso_error(v)
+            out.append(int(number))
         return torch.tensor(out, dtype=torch.long, device=device)
 
     def iso_index(self, iso_values: torch.Tensor) -> torch.Tensor:
@@ -278,8 +311,32 @@ def _per_sample_tensor(value: torch.Tensor, batch: int, what: str) -> torch.Tens
     return value
 
 
+def _from_numpy(value: object) -> object:
+    """A numeric numpy array as a tensor, a string array as a list, a numpy scalar as its Python value."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value) if value.dtype.kind in "biuf" else value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _iso_number(value: object) -> float:
+    """An ISO given as a Python/numpy number or a numeric string, as a float (validated by the caller)."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            raise ValueError(f"ISO must be a number, got the string {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"ISO must be a number (ISO units, e.g. 800), got {type(value).__name__} {value!r}")
+    return float(value)
+
+
 def _per_sample_values(value: CameraLike | IsoLike, batch: int, what: str) -> list:
     """One Python value per sample: a single name/number repeated ``batch`` times, or a sequence of ``batch``."""
+    if value is None:
+        raise TypeError(f"{what} is required: give a value, a sequence of {batch} values or a tensor, got None")
     if isinstance(value, (str, int, float)):
         return [value] * batch
     values = list(value)

@@ -90,3 +90,37 @@ def test_fill_missing_draws_only_what_is_missing():
     camera, iso = sampler.fill_missing(SIDD_VOCABULARY, None, None, 4)
     torch.manual_seed(6)
     assert all(torch.equal(x, y) for x, y in zip((camera, iso), sampler.sample(SIDD_VOCABULARY, 4)))
+
+
+def test_strength_fixed_draws_nothing_and_a_range_draws_uniformly():
+    state = torch.get_rng_state()
+    assert ConditionSampler().sample_strength(3).tolist() == [1.0, 1.0, 1.0]
+    assert ConditionSampler(strength=0.25).fill_strength(None, 2).tolist() == [0.25, 0.25]
+    assert torch.equal(torch.get_rng_state(), state)
+    drawn = ConditionSampler(strength=(0.5, 1.5)).sample_strength(20000, _gen(1))
+    assert drawn.dtype == torch.float32 and 0.5 <= float(drawn.min()) and float(drawn.max()) <= 1.5
+    assert float(drawn.mean()) == pytest.approx(1.0, abs=0.01) and float(drawn.std()) == pytest.approx(1 / 12**0.5, abs=0.01)
+    assert ConditionSampler(strength=(0.5, 1.5)).fill_strength([2.0, 3.0], 2) == [2.0, 3.0]  # given: as is
+
+
+@pytest.mark.parametrize(
+    ("strength", "error", "match"),
+    [(-0.1, ValueError, ">= 0"), ((2, 1), ValueError, "lo <= hi"), ((1, 2, 3), ValueError, "a number or a range"),
+     (float("inf"), ValueError, "finite"), ("x", ValueError, "a number or a range")],
+)
+def test_bad_strength(strength, error, match):
+    with pytest.raises(error, match=match):
+        ConditionSampler(strength=strength)
+
+
+def test_strength_values_accepts_numbers_sequences_tensors_and_numpy():
+    import numpy as np
+
+    from nmflowgan_aug.condition_sampler import strength_values
+
+    for value in (0.5, np.float64(0.5), [0.5, 0.5], torch.tensor([0.5, 0.5]), np.array([0.5, 0.5]), torch.tensor(0.5)):
+        assert strength_values(value, 2).tolist() == [0.5, 0.5], value
+    with pytest.raises(TypeError, match="strength"):
+        strength_values(None, 2)
+    with pytest.raises(TypeError, match="real numbers"):
+        strength_values(torch.tensor([True, False]), 2)

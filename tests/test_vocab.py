@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -90,10 +91,59 @@ def test_iso_values_accepts_int_float_sequences_and_tensors():
         assert vals.dtype == torch.long and vals.tolist() == [800, 800], iso
 
 
-@pytest.mark.parametrize("iso", [200, 801, 0, 800.5, "800", True])
+@pytest.mark.parametrize("iso", [200, 801, 0, 800.5, "801"])
 def test_unsupported_iso_lists_supported_values(iso):
     with pytest.raises(ValueError, match=re.escape("[100, 400, 800, 1600, 3200]")):
         OFF.iso_values(iso, 1)
+
+
+@pytest.mark.parametrize(
+    "camera, iso",
+    [
+        (np.int64(1), np.int64(800)),
+        (np.str_("GP"), np.float32(800.0)),
+        (np.array(["GP", "GP"]), np.array([800, 800])),
+        (np.array([1, 1]), np.array([800.0, 800.0])),
+        ("GP", "800"),
+        (["GP", 1], [" 800", "800.0"]),
+        (torch.tensor([1, 1]), torch.tensor([800, 800], dtype=torch.int32)),
+    ],
+)
+def test_numpy_strings_and_tensors_where_valid(camera, iso):
+    """Issue 9 item 11: numpy scalars/arrays and ISO strings from a CSV work like Python numbers."""
+    conditions = OFF.conditions(camera, iso, 2)
+    assert conditions.camera_codes.tolist() == [1, 1] and conditions.iso_values.tolist() == [800, 800]
+    assert conditions.camera_codes.dtype == conditions.iso_values.dtype == torch.long
+
+
+@pytest.mark.parametrize(
+    "iso, error, match",
+    [
+        (None, TypeError, "iso is required"),
+        (True, TypeError, "ISO must be a number"),
+        ("high", ValueError, "ISO must be a number, got the string 'high'"),
+        (np.array([True]), TypeError, "got dtype torch.bool"),
+    ],
+)
+def test_non_numeric_iso_is_refused(iso, error, match):
+    with pytest.raises(error, match=match):
+        OFF.iso_values(iso, 1)
+
+
+def test_log_vocabulary_accepts_any_whole_iso_in_its_trained_range():
+    """Issue 12 item 2: ISO 1000 or 2500 between trained values; the error states the range."""
+    v = ConditionVocabulary(("A",), (100, 800, 3200), "log")
+    assert v.iso_range == (100, 3200)
+    assert v.iso_values([1000, 2500, "1234", 3200.0], 4).tolist() == [1000, 2500, 1234, 3200]
+    assert v.iso_values(torch.tensor([150.0, 2999.0]), 2).tolist() == [150, 2999]
+    for bad in (99, 3201, 12800, 1000.5):
+        with pytest.raises(ValueError, match=re.escape("trained range [100, 3200]")):
+            v.iso_values(bad, 1)
+    with pytest.raises(ValueError, match=re.escape("unsupported ISO 50.0")):
+        v.iso_values(torch.tensor([50.0]), 1)
+    # one-hot models keep their table
+    with pytest.raises(ValueError, match="one-hot ISO encoding"):
+        ConditionVocabulary(("A",), (100, 800, 3200), "onehot").iso_values(1000, 1)
 
 
 def test_wrong_length_and_rank():

@@ -6,6 +6,8 @@ here, so that ``python -m nmflowgan_aug.data.prepare`` runs cleanly).
 
 from .hdf5_patches import (
     ATTRIBUTE_GROUP,
+    CAMERA_NAME,
+    OFFICIAL_CAMERA_TABLE,
     PAIR_ATTRIBUTES,
     PatchDataset,
     pair_attributes,
@@ -30,6 +32,8 @@ from .sidd import (
 __all__ = [
     "ATTRIBUTE_GROUP",
     "BRIGHTNESS_CODES",
+    "CAMERA_NAME",
+    "OFFICIAL_CAMERA_TABLE",
     "OFFICIAL_SPLITS",
     "PAIR_ATTRIBUTES",
     "ImagePair",

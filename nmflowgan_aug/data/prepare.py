@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from .hdf5_patches import prepare_pairs
+from .._io import check_replaceable, remove_stale_temporaries, write_folder
+from .hdf5_patches import is_patch_file, pair_attributes, prepare_pairs
 from .sidd import OFFICIAL_SPLITS, ImagePair, SceneName, assign_splits, known_metadata, read_pairs
 
 __all__ = ["build_parser", "main", "read_scenes_file"]
@@ -23,8 +24,10 @@ _SPLIT_NAME_RE = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 _DESCRIPTION = """\
 Cut clean/noisy sRGB pairs into 8-bit patches and write one HDF5 file per pair in the NM-FlowGAN
 layout (datasets clean/<i> and noisy/<i>: uint8 (3, P, P) RGB; group 'config', the official name,
-with the camera code, ISO and scene attributes as integers). Pairs whose camera or ISO is unknown are
-dropped with a warning.
+with the camera code, ISO and scene attributes as integers, and the camera's name as 'camera-name').
+Pairs whose camera or ISO is unknown are dropped with a warning. The output folder must be new or
+empty; with --overwrite its contents (patch files only) are replaced as one unit: everything is
+written to a temporary folder beside it, which then takes its place.
 """
 
 _EPILOG = """\
@@ -115,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="a SIDD-Medium/Small folder (containing Data/<scene>/…GT_SRGB_0xx.PNG) or a pairs .csv manifest",
     )
-    parser.add_argument("output", type=Path, help="output folder (created if needed)")
+    parser.add_argument("output", type=Path, help="output folder: new or empty, unless --overwrite")
     parser.add_argument("--patch-size", type=int, default=96, help="patch side in pixels (default: 96)")
     parser.add_argument(
         "--stride", type=int, default=48, help="step between patches in pixels (default: 48, i.e. 50%% overlap)"
@@ -128,20 +131,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="official scene split to write (default: all pairs); see the output layout below",
     )
     which.add_argument("--scenes-file", type=Path, help="YAML file with your own scene split (see below)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the contents of a non-empty output folder (patch files only)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
 
 def _groups(args: argparse.Namespace, records: list[ImagePair]) -> dict[Path, list[ImagePair]]:
-    """Output folder -> the pairs to write there."""
+    """Output sub-folder (relative to the output folder) -> the pairs to write there."""
     if args.scenes_file is not None:
         splits = assign_splits(records, read_scenes_file(args.scenes_file))
     elif args.split == "all":
-        return {args.output: records}
+        return {Path(): records}
     else:
         splits = assign_splits(records, OFFICIAL_SPLITS[args.split])
-    return {args.output / name: pairs for name, pairs in splits.items()}
+    return {Path(name): pairs for name, pairs in splits.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,25 +154,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_replaceable(args.output, args.overwrite, is_patch_file, parser.prog)
         records, _ = known_metadata(read_pairs(args.input))
-        groups = _groups(args, records)
-        if not any(groups.values()):
+        groups = {folder: pairs for folder, pairs in _groups(args, records).items() if pairs}
+        if not groups:
             raise ValueError(
                 f"none of the {len(records)} pair(s) with known camera/ISO in {args.input} is in the split"
             )
-        written = {
-            folder: prepare_pairs(
-                pairs,
-                folder,
-                patch=args.patch_size,
-                stride=args.stride,
-                overwrite=args.overwrite,
-                progress=not args.no_progress,
-            )
-            if pairs
-            else []
-            for folder, pairs in groups.items()
-        }
+        for pairs in groups.values():  # camera/ISO errors before any writing
+            for pair in pairs:
+                pair_attributes(pair)
+        remove_stale_temporaries(args.output.parent, args.output.name)  # left by a killed run
+        written: dict[Path, list[Path]] = {}
+
+        def write(tmp: Path) -> None:
+            for folder, pairs in groups.items():
+                paths = prepare_pairs(
+                    pairs, tmp / folder, patch=args.patch_size, stride=args.stride, progress=not args.no_progress
+                )
+                written[args.output / folder] = [args.output / folder / path.name for path in paths]
+
+        write_folder(args.output, write)
     except (ValueError, OSError) as err:
         parser.exit(1, f"{parser.prog}: error: {err}\n")
     summary = ", ".join(f"{len(paths)} file(s) to {folder}" for folder, paths in written.items())

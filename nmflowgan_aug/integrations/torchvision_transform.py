@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Union
 
+import numpy as np
 import PIL.Image
 import torch
 from torchvision import tv_tensors
@@ -43,8 +44,10 @@ class NMFlowGANNoise(v2.Transform):
     when the sample has no Image), ``(3, H, W)`` or batched ``(B, 3, H, W)``, float in [0, 1] or uint8
     in [0, 255], keeping type, dtype and device; boxes, masks, labels and other leaves pass through.
     Camera and ISO come from the sample (``condition_getter``) or are drawn from ``sampler`` (torch's
-    global CPU RNG, only what the sample lacks); all images of one call share them and one noise
-    ``seed`` (params ``camera``, ``iso``, ``seed``), and ``transform(x, params)`` replays exactly.
+    global CPU RNG, only what the sample lacks), and so does the noise strength (``sampler.strength``);
+    all images of one call share them and one noise ``seed`` (params ``camera``, ``iso``, ``strength``,
+    ``seed``), and ``transform(x, params)`` replays exactly. With ``params_key`` the values used are
+    returned in the sample.
 
     Fastest use: ``NMFlowGANNoise(path).to("cuda")`` on the batch after the DataLoader. Inside CPU
     DataLoader workers it also works (pickles without weights; each process reloads them on the CPU).
@@ -52,20 +55,30 @@ class NMFlowGANNoise(v2.Transform):
     Args:
         model: shipped name (default ``"sidd"``), saved-model folder, or an :class:`NMFlowGAN`
             (an in-memory model is pickled with its weights).
-        sampler: distribution of camera/ISO missing from the sample (default :class:`ConditionSampler`).
+        sampler: distribution of camera/ISO missing from the sample and of the noise strength (default
+            :class:`ConditionSampler`: strength 1; ``ConditionSampler(strength=(0.5, 1.5))`` for a range).
         condition_getter: ``"default"`` (:func:`default_condition_getter`), a picklable callable
             ``sample -> (camera, iso)`` (``None`` for what is missing), or ``None`` to always draw.
         pair_key: ``None`` returns the input structure with noisy images. A key such as ``"lq"``
             returns the clean sample plus the noisy image under that key for dict samples, and
             ``(noisy, clean)`` for a single image; put the transform last in a ``v2.Compose``.
+        params_key: ``None``, or a key such as ``"noise_params"`` under which a dict sample gets the
+            values used: ``{"camera": LongTensor codes, "iso": LongTensor ISO, "strength": float32
+            tensor, "seed": int}`` (0-D for one image, ``(B,)`` for a batch; ``model.vocabulary.cameras
+            [code]`` is the name), so they survive collation and can be logged or replayed.
+        quantize: round float output to 8-bit levels (default True: real noisy sRGB images are 8-bit).
+        clip: clamp float input to [0, 1] first (default True, as ``v2.GaussianNoise(clip=True)``):
+            resized images overshoot slightly.
 
     Raises:
-        TypeError: PIL input (convert with ``v2.ToImage()`` first), wrong dtype, or a bad ``condition_getter``.
-        ValueError: see :func:`~nmflowgan_aug.functional.add_camera_noise`; in pair mode a dict without
-            exactly one transformed image, or one that already holds ``pair_key``.
+        TypeError: PIL or numpy input (convert with ``v2.ToImage()`` first), wrong dtype, a bad
+            ``condition_getter``, or ``params_key`` with a sample that is not a dict.
+        ValueError: see :func:`~nmflowgan_aug.functional.add_camera_noise`; a sample with no image; in
+            pair mode a dict without exactly one transformed image, or one that already holds
+            ``pair_key``; a sample that already holds ``params_key``.
     """
 
-    _transformed_types = (is_pure_tensor, tv_tensors.Image, PIL.Image.Image)
+    _transformed_types = (is_pure_tensor, tv_tensors.Image, PIL.Image.Image, np.ndarray)
 
     def __init__(
         self,
@@ -74,6 +87,9 @@ class NMFlowGANNoise(v2.Transform):
         sampler: ConditionSampler | None = None,
         condition_getter: ConditionGetter = "default",
         pair_key: str | None = None,
+        params_key: str | None = None,
+        quantize: bool = True,
+        clip: bool = True,
     ) -> None:
         super().__init__()
         if not (condition_getter in ("default", None) or callable(condition_getter)):
@@ -83,7 +99,11 @@ class NMFlowGANNoise(v2.Transform):
         self.sampler = sampler or ConditionSampler()
         self.condition_getter = condition_getter
         self.pair_key = pair_key
+        self.params_key = params_key
+        self.quantize = quantize
+        self.clip = clip
         self._sample_conditions: tuple[Any, Any] = (None, None)
+        self._used: dict[str, Any] = {}
 
     @property
     def model(self) -> NMFlowGAN:
@@ -102,41 +122,68 @@ class NMFlowGANNoise(v2.Transform):
         source = self.model_source or "<in-memory NMFlowGAN>"
         return (
             f"{type(self).__name__}(model={source!r}, sampler={self.sampler}, "
-            f"condition_getter={self.condition_getter!r}, pair_key={self.pair_key!r})"
+            f"condition_getter={self.condition_getter!r}, pair_key={self.pair_key!r}, params_key={self.params_key!r}, "
+            f"quantize={self.quantize}, clip={self.clip})"
         )
 
     def check_inputs(self, flat_inputs: list[Any]) -> None:
-        if any(isinstance(x, PIL.Image.Image) for x in flat_inputs):
-            raise TypeError(
-                "NMFlowGANNoise does not take PIL images; convert first with "
-                "v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), ...])"
-            )
+        for x in flat_inputs:
+            if isinstance(x, (PIL.Image.Image, np.ndarray)):
+                kind = "PIL images" if isinstance(x, PIL.Image.Image) else f"numpy arrays (got one of shape {x.shape})"
+                raise TypeError(
+                    f"NMFlowGANNoise takes tensors, not {kind}; convert first with "
+                    "v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), ...])"
+                )
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        """``camera``/``iso`` (from the sample as given, else drawn for B images: CPU LongTensors) and the
-        noise ``seed`` (int)."""
-        first = next((x for x in flat_inputs if isinstance(x, torch.Tensor)), None)
-        batch = first.shape[0] if first is not None and first.ndim == 4 else 1
+        """``camera``/``iso`` (from the sample as given, else drawn for B images: CPU LongTensors), the
+        ``strength`` (float32 ``(B,)``, from ``sampler``) and the noise ``seed`` (int).
+
+        Raises:
+            ValueError: the sample holds no image to add noise to.
+        """
+        if not flat_inputs:
+            raise ValueError(
+                "the sample holds no image to add noise to (a tv_tensors.Image, or a plain tensor when there is no "
+                "Image); NMFlowGANNoise would return it unchanged"
+            )
+        first = flat_inputs[0]
+        batch = first.shape[0] if first.ndim == 4 else 1
         camera, iso = self.sampler.fill_missing(self.model.vocabulary, *self._sample_conditions, batch)
-        return {"camera": camera, "iso": iso, "seed": int(torch.randint(0, 2**62, ()))}
+        strength = self.sampler.sample_strength(batch)
+        return {"camera": camera, "iso": iso, "strength": strength, "seed": int(torch.randint(0, 2**62, ()))}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         """Noisy copy of one image leaf (same type, dtype, device); ``params`` replay exactly."""
         x = inpt.as_subclass(torch.Tensor)
         generator = torch.Generator(device=x.device).manual_seed(params["seed"])
-        noisy, _, _ = add_camera_noise(x, params["camera"], params["iso"], model=self.model, generator=generator)
-        return tv_tensors.wrap(noisy, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else noisy
+        strength = params["strength"] if x.ndim == 4 else params["strength"][0]
+        out = add_camera_noise(
+            x, params["camera"], params["iso"], strength=strength, model=self.model, generator=generator,
+            quantize=self.quantize, clip=self.clip,
+        )
+        self._used = {"camera": out.camera, "iso": out.iso, "strength": out.strength, "seed": params["seed"]}
+        return tv_tensors.wrap(out.noisy, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out.noisy
 
     def forward(self, *inputs: Any) -> Any:
         """Read camera/ISO with ``condition_getter``, run the v2 machinery, then build the pair if asked."""
         sample = inputs if len(inputs) > 1 else inputs[0]
         getter = default_condition_getter if self.condition_getter == "default" else self.condition_getter
         self._sample_conditions = (None, None) if getter is None else tuple(getter(sample))
+        if self.params_key is not None:
+            if not isinstance(sample, Mapping):
+                raise TypeError(
+                    f"params_key needs a dict sample, got {type(sample).__name__}; for tensors call "
+                    "nmflowgan_aug.add_camera_noise, which returns the values it used"
+                )
+            if self.params_key in sample:
+                raise ValueError(f"the sample already has a {self.params_key!r} entry; choose another params_key")
         try:
             out = super().forward(*inputs)
         finally:
             self._sample_conditions = (None, None)
-        return out if self.pair_key is None else _pair(sample, out, self.pair_key)
+        out = out if self.pair_key is None else _pair(sample, out, self.pair_key)
+        return out if self.params_key is None else {**out, self.params_key: self._used}
 
 
 def _pair(clean: Any, noisy: Any, key: str) -> Any:

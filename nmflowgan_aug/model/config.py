@@ -3,7 +3,7 @@ weights and used as the ``model`` section of a training config (:mod:`nmflowgan_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -96,8 +96,11 @@ class NMFlowGANConfig:
         """Build from a mapping such as the ``config`` entry of ``config.json``.
 
         Raises:
-            ValueError: an unknown key (the message lists the allowed ones) or a bad value.
+            ValueError: not a mapping, an unknown key (the message lists the allowed ones) or a bad value
+                (the message names the key).
         """
+        if not isinstance(d, Mapping):
+            raise ValueError(f"a model config must be a mapping of keys to values, got {d!r}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:

@@ -79,7 +79,7 @@ class NoiseFlow(nn.Module):
                 ConditionalLinearTable(table_rows),
             ]
         if spatial_kernel:
-            layers.append(SpatialCorrelation(meta_features, spatial_kernel))
+            layers.append(SpatialCorrelation(spatial_kernel))
         self.bijectors = nn.ModuleList(layers)
 
     @property

@@ -29,6 +29,10 @@ __all__ = ["NMFlowGAN", "NMFlowGANConfig"]
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+#: Key of the architecture/vocabulary copy in the safetensors header, checked against ``config.json`` on load.
+HEADER_CONFIG_KEY = "nmflowgan_config"
+#: Which config fields decide the shapes under a state-dict prefix (named when a ``config.json`` does not fit).
+_SHAPE_FIELDS = (("unet.", "unet_depth, unet_width"), ("flow.", "cameras, isos, iso_encoding, flow_features"))
 
 
 class NMFlowGAN(nn.Module):
@@ -62,6 +66,18 @@ class NMFlowGAN(nn.Module):
         self.to(memory_format=torch.channels_last)
         #: Provenance and metrics recorded with saved weights (``config.json`` ``metadata``).
         self.metadata: dict = {}
+
+    def _apply(self, fn, recurse=True):
+        """``half()``, ``bfloat16()`` and ``to(dtype)`` cast the U-Net only: the flow stays in float32.
+
+        The flow's exp/log-scale arithmetic overflows in float16 (batch >= 2 at 64² already), so it is
+        kept in float32 whatever the module dtype, as autocast does (:meth:`synthesize_levels` runs it
+        with autocast off); the U-Net takes the requested precision.
+        """
+        super()._apply(fn, recurse)
+        if next(self.flow.parameters()).dtype in (torch.float16, torch.bfloat16):
+            self.flow.float()
+        return self
 
     # ------------------------------------------------------------------ conditions
     @property
@@ -213,7 +229,7 @@ class NMFlowGAN(nn.Module):
         h, w = noise_levels.shape[-2:]
         m = self.unet.multiple
         ph, pw = (-h) % m, (-w) % m
-        x = noise_levels / self.levels
+        x = (noise_levels / self.levels).to(next(self.unet.parameters()).dtype)  # the U-Net may be half
         if ph or pw:
             mode = "reflect" if ph < h and pw < w else "replicate"
             x = nn.functional.pad(x, (0, pw, 0, ph), mode=mode)
@@ -225,6 +241,7 @@ class NMFlowGAN(nn.Module):
         camera_codes: torch.Tensor,
         iso_values: torch.Tensor,
         generator: torch.Generator | None = None,
+        strength: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Noisy image in (unrounded) 8-bit levels, clipped to [0, 255]; gradients reach the U-Net only.
 
@@ -233,6 +250,8 @@ class NMFlowGAN(nn.Module):
 
         Args:
             clean: validated sRGB in [0, 1] (any float dtype), ``(B, 3, H, W)``.
+            strength: optional float ``(B,)`` factor on the synthesized noise, applied before the clip
+                (see :func:`~nmflowgan_aug.condition_sampler.strength_values`).
         """
         clean_scaled = clean.to(next(self.parameters()).dtype, memory_format=torch.channels_last) * self.max_level
         clean_levels = torch.round(clean_scaled)
@@ -242,10 +261,11 @@ class NMFlowGAN(nn.Module):
         if self.unet is None:
             return noisy_flow.to(clean_scaled.dtype)  # integer levels in [0, 255]; gradients reach nothing
         noise = self.add_spatial_correlation(noisy_flow - clean_levels).to(clean_scaled.dtype)
+        if strength is not None:
+            noise = noise * strength.to(noise.dtype).view(-1, 1, 1, 1)
         # Clip to [0, 255] (the official code clips to 256, an off-by-one; reference §2.2).
         return (clean_scaled + noise).clamp(0, self.max_level)
 
-    @torch.inference_mode()
     def forward(
         self, clean: torch.Tensor, camera: CameraLike, iso: IsoLike, generator: torch.Generator | None = None
     ) -> torch.Tensor:
@@ -264,29 +284,35 @@ class NMFlowGAN(nn.Module):
     ) -> torch.Tensor:
         """Synthesize realistic camera noise on clean sRGB images (the same as calling the module).
 
-        Runs in eval mode (the module's mode is restored afterwards) under ``torch.inference_mode()``.
-        Works on CPU and CUDA, and under bf16/fp16 autocast on CUDA or bf16 autocast on CPU: only the
-        U-Net follows autocast, the flow always runs in float32.
+        Runs in eval mode (the module's mode is restored afterwards) under ``torch.inference_mode()``;
+        the result is copied out into a normal tensor, so it can enter a denoiser's autograd graph.
+        Works on CPU and CUDA, under bf16/fp16 autocast on CUDA or bf16 autocast on CPU, and after
+        ``model.half()``: only the U-Net follows autocast or the module dtype, the flow always runs in
+        float32.
 
         Args:
             clean: clean sRGB images in [0, 1], float, ``(B, 3, H, W)``, any H and W.
             camera: camera name (``"GP"``), code (``1``), a sequence of B names/codes or a LongTensor ``(B,)``.
-            iso: ISO value (``800``), a sequence of B values or a tensor ``(B,)``; must be in the vocabulary.
+            iso: ISO value (``800``), a sequence of B values or a tensor ``(B,)``; required. A log-ISO
+                model accepts any whole ISO in its trained range, a one-hot model its ISO values.
             generator: optional ``torch.Generator`` on ``clean.device``; seeded runs reproduce exactly.
 
         Returns:
             Noisy sRGB in [0, 1], same shape, dtype and device as ``clean`` (not re-quantized to 8 bits).
 
         Raises:
-            TypeError: non-float input.
+            TypeError: non-float input, or a camera/ISO that is ``None`` or of the wrong type.
             ValueError: wrong shape or channel count, values outside [0, 1], NaN, unknown camera,
                 unsupported ISO, per-sample camera/ISO of the wrong length, or a 1-pixel image.
         """
         return self(clean, camera, iso, generator=generator)
 
-    @torch.inference_mode()
     def sample_conditioned(
-        self, clean: torch.Tensor, conditions: Conditions, generator: torch.Generator | None = None
+        self,
+        clean: torch.Tensor,
+        conditions: Conditions,
+        generator: torch.Generator | None = None,
+        strength: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """:meth:`sample` on validated input: the entry point of :meth:`forward` and
         :func:`~nmflowgan_aug.functional.add_camera_noise`, which check their input once.
@@ -298,9 +324,11 @@ class NMFlowGAN(nn.Module):
                 :meth:`~nmflowgan_aug.condition_sampler.ConditionSampler.sample` for this model's
                 vocabulary, on ``clean.device``.
             generator: optional ``torch.Generator`` on ``clean.device``.
+            strength: optional validated float ``(B,)`` noise factor on ``clean.device``.
 
         Returns:
-            Noisy sRGB, same shape, dtype and device as ``clean``.
+            Noisy sRGB, same shape, dtype and device as ``clean``: a normal tensor (computed under
+            ``torch.inference_mode()``, copied out), usable in autograd.
 
         Raises:
             ValueError: a 1-pixel image (the SDL normalises over the image, reference §1.4).
@@ -313,10 +341,12 @@ class NMFlowGAN(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            levels = self.synthesize_levels(clean, *conditions, generator)
+            with torch.inference_mode():
+                levels = self.synthesize_levels(clean, *conditions, generator, strength)
         finally:
             self.train(was_training)
-        return torch.empty_like(clean).copy_(levels / self.max_level)  # caller's dtype and memory format
+        # Outside inference mode: a normal tensor in the caller's dtype and memory format.
+        return torch.empty_like(clean).copy_(levels / self.max_level)
 
     # ------------------------------------------------------------------ persistence
     def save_pretrained(self, directory: str | os.PathLike, metadata: dict | None = None, overwrite: bool = False) -> Path:
@@ -324,7 +354,8 @@ class NMFlowGAN(nn.Module):
         such as training data and metrics) to ``directory``.
 
         Files are written to temporary names and renamed, so an interrupted save never leaves a
-        half-written model.
+        half-written model. The safetensors header holds a copy of the config, so that
+        :meth:`from_pretrained` refuses a ``config.json`` edited afterwards (e.g. reordered cameras).
 
         Raises:
             FileExistsError: the directory already holds a saved model and ``overwrite`` is False.
@@ -338,7 +369,8 @@ class NMFlowGAN(nn.Module):
             raise FileExistsError(f"{out} already holds a saved model; pass overwrite=True to replace it")
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         doc = {"architecture": "NMFlowGAN", "config": asdict(self.config), "metadata": metadata or {}}
-        atomic_write(targets[0], lambda p: save_file(state, str(p)))
+        header = {HEADER_CONFIG_KEY: json.dumps(asdict(self.config))}
+        atomic_write(targets[0], lambda p: save_file(state, str(p), metadata=header))
         atomic_write(targets[1], lambda p: Path(p).write_text(json.dumps(doc, indent=2) + "\n"))
         return out
 
@@ -347,35 +379,59 @@ class NMFlowGAN(nn.Module):
         """Load a model saved by :meth:`save_pretrained`, or a shipped one by name (see ``list_pretrained()``).
 
         The one public way to load a model; it comes back in eval mode (call ``requires_grad_(False)``
-        for a frozen noise source).
+        for a frozen noise source). Loading does not touch torch's global RNG (the random
+        initialisation that the weights replace runs on a forked RNG), so seeded code after a load
+        draws the same numbers as without it.
 
         Args:
             name_or_path: a folder with ``model.safetensors`` + ``config.json``, or a shipped name.
-            map_location: device of the weights.
+            map_location: device of the weights (``"cpu"``, ``"cuda"``, ``"cuda:1"``, a ``torch.device``).
 
         Raises:
             FileNotFoundError: neither a folder with ``model.safetensors`` + ``config.json`` nor a known name.
-            ValueError: corrupt or mismatching files (the error names the file), or a checksum mismatch
-                for shipped weights.
+            ValueError: a device that does not exist here (e.g. ``"cuda"`` without CUDA), corrupt files
+                (the error names the file), a ``config.json`` that does not match its weights (the error
+                names both files and the mismatching field), or a checksum mismatch for shipped models.
         """
-        from safetensors.torch import load_file
+        from safetensors import safe_open
 
         from ..pretrained._loading import weights_folder
 
+        device = _available_device(map_location)
         folder = weights_folder(name_or_path)
+        config_file, weights_file = folder / CONFIG_FILE, folder / WEIGHTS_FILE
         try:
-            doc = json.loads((folder / CONFIG_FILE).read_text())
+            doc = json.loads(config_file.read_text())
             config = NMFlowGANConfig.from_dict(doc["config"])
         except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise ValueError(f"corrupt model config {folder / CONFIG_FILE}: {e}") from e
-        model = cls(config)
+            raise ValueError(f"corrupt model config {config_file}: {e}") from e
         try:
-            state = load_file(str(folder / WEIGHTS_FILE), device=str(map_location))
+            with safe_open(str(weights_file), framework="pt", device="cpu") as f:
+                header = f.metadata() or {}
+                state = {key: f.get_tensor(key) for key in f.keys()}
         except Exception as e:  # safetensors raises its own error types for truncated/corrupt files
-            raise ValueError(f"corrupt weights file {folder / WEIGHTS_FILE}: {e}") from e
-        model.load_state_dict(state)
+            raise ValueError(f"corrupt weights file {weights_file}: {e}") from e
+        if HEADER_CONFIG_KEY in header:
+            saved = json.loads(header[HEADER_CONFIG_KEY])
+            for field, value in asdict(config).items():
+                if field in saved and list(_as_list(saved[field])) != list(_as_list(value)):
+                    raise ValueError(
+                        f"{config_file} does not match its weights {weights_file}: field {field!r} is {value!r} in "
+                        f"{CONFIG_FILE} but {saved[field]!r} in the weights; restore {CONFIG_FILE} or save the model again"
+                    )
+        with torch.random.fork_rng(devices=[]):  # the random init below must not advance the global RNG
+            model = cls(config)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as e:  # missing/unexpected keys or wrong shapes: config.json describes another model
+            first = str(e).split("\n\t")[1] if "\n\t" in str(e) else str(e)
+            fields = next((f for prefix, f in _SHAPE_FIELDS if f" {prefix}" in first or f'"{prefix}' in first), "")
+            raise ValueError(
+                f"{config_file} does not match its weights {weights_file} (check the fields {fields or 'of the config'}): "
+                f"{first.strip()}"
+            ) from e
         model.metadata = doc.get("metadata", {})
-        return model.to(map_location).eval()
+        return model.to(device).eval()
 
     @classmethod
     def from_official_checkpoint(cls, path: str | os.PathLike) -> NMFlowGAN:
@@ -390,7 +446,8 @@ class NMFlowGAN(nn.Module):
         """
         from .official import convert_official_state_dict, read_official_checkpoint
 
-        model = cls(NMFlowGANConfig())
+        with torch.random.fork_rng(devices=[]):  # loading must not advance the global RNG
+            model = cls(NMFlowGANConfig())
         state = convert_official_state_dict(read_official_checkpoint(path))
         try:
             missing, unexpected = model.load_state_dict(state, strict=False)
@@ -405,3 +462,25 @@ class NMFlowGAN(nn.Module):
         return model.eval()
 
 
+def _as_list(value: object) -> object:
+    """Tuples and lists compare equal (JSON has only lists)."""
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _available_device(map_location: str | torch.device) -> torch.device:
+    """``map_location`` as a device that exists on this machine.
+
+    Raises:
+        ValueError: an unknown device string, CUDA without CUDA, or a CUDA index beyond the device count.
+    """
+    try:
+        device = torch.device(map_location)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"map_location {map_location!r} is not a device: {e}") from e
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"map_location {str(map_location)!r} requested but CUDA is not available on this machine; "
+                             "use map_location='cpu'")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"map_location {str(map_location)!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    return device

@@ -73,20 +73,21 @@ def circulant_log_abs_det(spectrum: torch.Tensor, width: int) -> torch.Tensor:
 
 
 class SpatialCorrelation(nn.Module):
-    """Flow layer ``u ↔ z`` with ``u = K(c) ⋆ z`` circular: spatial and cross-channel noise correlation.
+    """Flow layer ``u ↔ z`` with ``u = K ⋆ z`` circular: spatial and cross-channel noise correlation.
 
-    ``K(c) = I + W + A·c``: the identity tap (so a new layer is the identity map), a learned kernel ``W``
-    and a linear function of the condition vector ``c`` (camera and ISO), so that each camera's
-    demosaicing and colour mixing, and their change with ISO, get their own kernel. Both are
-    zero-initialised.
+    ``K = I + W``: the identity tap (so a new layer is the identity map) plus a learned, zero-initialised
+    kernel ``W``, shared by every camera and ISO. The correlation of real SIDD noise differs little between
+    the five phones and over ISO (lag-1 0.40–0.58 in R/B, 0.26–0.38 in G on every native crop), while native
+    crops, the only data that carry it, exist for one or two ISO levels per camera; a kernel per camera or a
+    slope over ISO would be fitted on a single crop and extrapolated from it (in a leave-one-scene-out probe
+    a camera without native crops got lag-1 0.25 from a per-camera kernel, against 0.53 real).
 
-    Direction convention as for every flow layer (:mod:`nmflowgan_aug.model.flow_layers`): ``forward``
-    maps data ``u`` (the noise after the pixel-wise layers) to the latent ``z = K⁻¹ ⋆ u`` and returns the
+    ``cond`` is accepted for the flow-layer interface and not used. Direction convention as for every
+    flow layer (:mod:`nmflowgan_aug.model.flow_layers`): ``forward`` maps data ``u`` (the noise after the pixel-wise layers) to the latent ``z = K⁻¹ ⋆ u`` and returns the
     log-determinant ``−Σ_f log |det K(f)|``, ``(B,)``; ``inverse`` is the sampling direction ``u = K ⋆ z``.
     Both run through the 2-D FFT (see the module docstring), so they are exact inverses for any size.
 
     Args:
-        condition_features: length of the condition vector (``ConditionVocabulary.meta_features``).
         kernel_size: odd ``k``; 5 covers the lag-2 correlation of demosaiced noise.
         channels: colour channels (3).
 
@@ -94,34 +95,34 @@ class SpatialCorrelation(nn.Module):
         ValueError: an even or non-positive ``kernel_size``.
     """
 
-    def __init__(self, condition_features: int, kernel_size: int = 5, channels: int = 3) -> None:
+    def __init__(self, kernel_size: int = 5, channels: int = 3) -> None:
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
         self.kernel_size, self.channels = kernel_size, channels
         shape = (channels, channels, kernel_size, kernel_size)
         self.weight = nn.Parameter(torch.zeros(shape))
-        self.condition_weight = nn.Parameter(torch.zeros(condition_features, *shape))
         identity = torch.zeros(shape)
         identity[range(channels), range(channels), kernel_size // 2, kernel_size // 2] = 1.0
         self.register_buffer("identity", identity, persistent=False)
 
-    def kernel(self, condition_vector: torch.Tensor) -> torch.Tensor:
-        """Per-sample kernel ``(B, C, C, k, k)`` for condition vectors ``(B, F)``."""
-        conditional = torch.einsum("bf,foiyx->boiyx", condition_vector.to(self.weight.dtype), self.condition_weight)
-        return self.identity + self.weight + conditional
+    def kernel(self) -> torch.Tensor:
+        """The kernel ``I + W``, ``(C, C, k, k)``."""
+        return self.identity + self.weight
 
-    def spectrum(self, cond: FlowCondition, height: int, width: int) -> torch.Tensor:
-        return circulant_spectrum(self.kernel(cond.condition_vector), height, width)
+    def spectrum(self, height: int, width: int) -> torch.Tensor:
+        """``K(f)``, complex ``(1, C, C, height, width // 2 + 1)`` (see :func:`circulant_spectrum`)."""
+        return circulant_spectrum(self.kernel()[None], height, width)
 
     def forward(self, u: torch.Tensor, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
         h, w = u.shape[-2:]
-        spectrum = self.spectrum(cond, h, w)
+        spectrum = self.spectrum(h, w)
         rhs = torch.fft.rfft2(u).permute(0, 2, 3, 1).unsqueeze(-1)  # (B, H, W', C, 1)
         z_hat = torch.linalg.solve(spectrum.permute(0, 3, 4, 1, 2), rhs).squeeze(-1).permute(0, 3, 1, 2)
-        return torch.fft.irfft2(z_hat, s=(h, w)), -circulant_log_abs_det(spectrum, w)
+        log_det = -circulant_log_abs_det(spectrum, w).expand(u.shape[0])
+        return torch.fft.irfft2(z_hat, s=(h, w)), log_det
 
     def inverse(self, z: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
         h, w = z.shape[-2:]
-        u_hat = torch.einsum("boiyx,biyx->boyx", self.spectrum(cond, h, w), torch.fft.rfft2(z))
+        u_hat = torch.einsum("oiyx,biyx->boyx", self.spectrum(h, w)[0], torch.fft.rfft2(z))
         return torch.fft.irfft2(u_hat, s=(h, w))

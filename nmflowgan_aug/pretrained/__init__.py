@@ -3,9 +3,9 @@ training run (:mod:`.release`, console script ``nmflowgan-release``).
 
 Load a model with ``NMFlowGAN.from_pretrained(name_or_folder)``; the SHA-256 of shipped weights is
 verified on every load, so a corrupted or replaced file is refused instead of silently producing wrong
-noise.
+noise, and so is an edited ``config.json`` (the checksum covers the whole shipped folder).
 """
 
-from .registry import DEFAULT_MODEL, PretrainedWeights, list_pretrained, pretrained_weights, sha256_of
+from .registry import DEFAULT_MODEL, PretrainedWeights, folder_sha256, list_pretrained, pretrained_weights, sha256_of
 
-__all__ = ["DEFAULT_MODEL", "PretrainedWeights", "list_pretrained", "pretrained_weights", "sha256_of"]
+__all__ = ["DEFAULT_MODEL", "PretrainedWeights", "folder_sha256", "list_pretrained", "pretrained_weights", "sha256_of"]

@@ -1,6 +1,6 @@
 """Loading helpers behind ``NMFlowGAN.from_pretrained``, the one public way to load a model.
 
-:func:`weights_folder` resolves a name or folder (verifying the SHA-256 of shipped weights);
+:func:`weights_folder` resolves a name or folder (verifying the SHA-256 of a shipped folder);
 :func:`frozen_model` and :func:`cached_model` give the integrations a noise model without gradients,
 fresh or shared per (name, device).
 """
@@ -16,7 +16,7 @@ import torch
 
 from ..model.nmflowgan import CONFIG_FILE, WEIGHTS_FILE, NMFlowGAN
 from . import registry
-from .registry import PretrainedWeights, sha256_of
+from .registry import PretrainedWeights, folder_sha256
 
 __all__ = ["ModelLike", "cached_model", "frozen_model", "weights_folder"]
 
@@ -35,7 +35,7 @@ def weights_folder(name_or_path: str | os.PathLike, records: Mapping[str, Pretra
 
     Raises:
         FileNotFoundError: neither a saved-model folder nor a shipped name, or shipped weights missing.
-        ValueError: the shipped weights do not match their recorded SHA-256.
+        ValueError: the shipped folder (weights + ``config.json``) does not match its recorded SHA-256.
     """
     records = registry.REGISTRY if records is None else records
     path = Path(name_or_path)
@@ -49,11 +49,11 @@ def weights_folder(name_or_path: str | os.PathLike, records: Mapping[str, Pretra
         )
     if not record.weights_file.is_file():
         raise FileNotFoundError(f"shipped model {record.name!r} is missing its weights file {record.weights_file}")
-    actual = sha256_of(record.weights_file)
+    actual = folder_sha256(record.path)
     if actual != record.sha256:
         raise ValueError(
-            f"checksum mismatch for shipped model {record.name!r}: {record.weights_file} has SHA-256 {actual}, "
-            f"expected {record.sha256}; reinstall nmflowgan_aug"
+            f"checksum mismatch for shipped model {record.name!r}: the files of {record.path} (weights and "
+            f"config.json) have SHA-256 {actual}, expected {record.sha256}; reinstall nmflowgan_aug"
         )
     return record.path
 

@@ -4,7 +4,8 @@ The records are kept in ``registry.json`` beside this file (written by
 :mod:`nmflowgan_aug.pretrained.release`, the maintainer tool that ships a training run) and read into
 :class:`PretrainedWeights` at import, in the manner of timm's ``PretrainedCfg``. Each shipped model is
 a folder beside this file holding ``model.safetensors``, ``config.json`` and ``MODEL_CARD.md`` (the
-card is generated from the record); the recorded SHA-256 of the weights is verified on every load.
+card is generated from the record); the recorded SHA-256 of the folder (:func:`folder_sha256`: the weights
+*and* ``config.json``, whose camera order decides which camera's noise a name gets) is verified on every load.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from pathlib import Path
 from .._io import atomic_write
 from ..model.nmflowgan import WEIGHTS_FILE
 
-__all__ = ["DEFAULT_MODEL", "PretrainedWeights", "list_pretrained", "pretrained_weights", "sha256_of"]
+__all__ = ["DEFAULT_MODEL", "PretrainedWeights", "folder_sha256", "list_pretrained", "pretrained_weights", "sha256_of"]
 
 #: Folder of the shipped weights (this package).
 PRETRAINED_DIR = Path(__file__).resolve().parent
 REGISTRY_FILE = PRETRAINED_DIR / "registry.json"
+
+#: Files of a shipped folder left out of its checksum: documentation generated from the record itself.
+UNCHECKED_FILES = frozenset({"MODEL_CARD.md"})
 
 #: Name of the shipped model used when none is given (``add_camera_noise`` and the integrations).
 DEFAULT_MODEL = "sidd"
@@ -35,7 +39,7 @@ class PretrainedWeights:
     Attributes:
         name: the name for ``NMFlowGAN.from_pretrained(name)``.
         folder: folder of ``model.safetensors`` + ``config.json``, relative to this package (or absolute).
-        sha256: hex SHA-256 of ``model.safetensors``, checked on every load.
+        sha256: hex :func:`folder_sha256` of the folder (weights + ``config.json``), checked on every load.
         licence: licence of the weights and of their training data.
         training_data: what the weights were trained on.
         metrics: headline noise fidelity on the real SIDD validation blocks (lower is better), mean over
@@ -113,6 +117,18 @@ def pretrained_weights(name: str) -> PretrainedWeights:
     if name not in REGISTRY:
         raise ValueError(f"no shipped model named {name!r}; shipped models: {list_pretrained()}")
     return REGISTRY[name]
+
+
+def folder_sha256(folder: str | os.PathLike) -> str:
+    """Hex SHA-256 over every file of a shipped folder but :data:`UNCHECKED_FILES`.
+
+    The digest covers the sorted file names and each file's SHA-256, so an edited ``config.json``
+    (e.g. reordered cameras), replaced weights, or an added or removed file all change it.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).iterdir() if p.is_file() and p.name not in UNCHECKED_FILES):
+        digest.update(f"{path.name}\0{sha256_of(path)}\n".encode())
+    return digest.hexdigest()
 
 
 def sha256_of(path: str | os.PathLike) -> str:

@@ -22,11 +22,13 @@ import yaml
 
 from .._io import atomic_write, refuse_overwrite
 from ..vocab import SIDD_CAMERA_NAMES
-from .registry import PRETRAINED_DIR, PretrainedWeights, read_registry, sha256_of, write_registry
+from .registry import PRETRAINED_DIR, PretrainedWeights, folder_sha256, read_registry, write_registry
 
 __all__ = ["main", "model_card", "pretrained_record", "release"]
 
 MAX_BYTES = 20 * 1024 * 1024
+#: The files of a run's model folder that ship (their :func:`folder_sha256` is the record's checksum).
+SHIPPED_FILES = ("model.safetensors", "config.json")
 METRICS = (("kld_official", "KLD (NM-FlowGAN protocol)"), ("kld_block", "KLD (NAFlow protocol)"), ("akld", "AKLD"))
 PAPER = "Han & Yu, arXiv 2312.10112"
 LICENCE = (
@@ -160,12 +162,22 @@ def pretrained_record(name: str, run_dir: Path, fidelity: dict, method: str) -> 
     return PretrainedWeights(
         name=name,
         folder=name,
-        sha256=sha256_of(run_dir / "model" / "model.safetensors"),
+        sha256=_shipped_files_sha256(run_dir / "model"),
         licence=LICENCE,
         training_data=training_data,
         metrics={key: scores[key]["all"]["mean"] for key, _ in METRICS},
         paper=PAPER,
     )
+
+
+def _shipped_files_sha256(model_dir: Path) -> str:
+    """:func:`folder_sha256` of the files :func:`release` copies (``model.safetensors``, ``config.json``)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for file in SHIPPED_FILES:
+            shutil.copyfile(model_dir / file, Path(tmp) / file)
+        return folder_sha256(tmp)
 
 
 def model_card(
@@ -192,7 +204,8 @@ def model_card(
         f"# Model card: `{name}`",
         "",
         f"NM-FlowGAN sRGB camera-noise model ({record.paper}), re-implemented in `nmflowgan_aug`.",
-        f"Load it with `NMFlowGAN.from_pretrained({name!r})`; the SHA-256 of `model.safetensors` is checked on load.",
+        f"Load it with `NMFlowGAN.from_pretrained({name!r})`; the SHA-256 of its weights and `config.json` is checked"
+        " on load.",
         "",
         "## Training data",
         "",
@@ -298,7 +311,7 @@ def release(
     record = pretrained_record(name, run_dir, fidelity, method)
     card = model_card(record, run_dir, fidelity, method, compare, official, throughput)
     target.mkdir(parents=True, exist_ok=True)
-    for file in ("model.safetensors", "config.json"):
+    for file in SHIPPED_FILES:
         atomic_write(target / file, lambda p, f=file: shutil.copyfile(run_dir / "model" / f, p))
     atomic_write(target / "MODEL_CARD.md", lambda p: Path(p).write_text(card))
     registry_file = package_dir / "registry.json"

@@ -19,21 +19,26 @@ def build_parser() -> argparse.ArgumentParser:
         prog="train_noise_model.py",
         description="Train an NM-FlowGAN sRGB noise model (flow NLL + WGAN-GP U-Net). "
         "Writes <output-dir>/<name>/ with model/ (safetensors + config.json), config.yaml, metrics.json, "
-        "samples.png, conditions.png and checkpoints/last.pt.",
+        "samples.png, conditions.png, checkpoints/last.pt and patches/. The run folder must be new or empty "
+        "unless --resume or --overwrite; everything is checked before anything is written.",
     )
     p.add_argument("--config", type=Path, default=None,
                    help="YAML config (default: configs/quickstart.yaml, the embedded simulated-camera data)")
     p.add_argument("--data", default=None,
                    help="training data: a SIDD-Medium/Small folder, a folder of HDF5 patches, a pairs manifest CSV, "
                    "or 'embedded'; overrides data.train.path")
-    p.add_argument("--resume", nargs="?", const="auto", default=None,
-                   help="continue exactly from a checkpoint (default: <run>/checkpoints/last.pt), on the patches "
-                   "the run cut into <run>/patches/ the first time (an error if the data config changed since)")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", nargs="?", const="auto", default=None,
+                       help="continue exactly from a checkpoint (default: <run>/checkpoints/last.pt), on the patches "
+                       "the run cut into <run>/patches/ the first time (an error if the data config changed since); "
+                       "the train.max_minutes budget counts the time of earlier attempts")
+    again.add_argument("--overwrite", action="store_true",
+                       help="start over in a non-empty run folder: its run outputs (model/, checkpoints/, patches/, "
+                       "config.yaml, metrics.json, samples.png, conditions.png) are replaced, other files are kept")
     p.add_argument("--seed", type=int, default=None, help="random seed (overrides train.seed)")
     p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="overrides train.device")
     p.add_argument("--name", default=None, help="run name (overrides name)")
     p.add_argument("--output-dir", default=None, help="parent folder of the run folder (overrides output_dir)")
-    p.add_argument("--overwrite", action="store_true", help="allow reusing an existing run folder without --resume")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set train.epochs=2 --set model.unet_width=16")
     return p
@@ -55,8 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     resume = None
     if args.resume is not None:
         resume = run_dir / "checkpoints" / "last.pt" if args.resume == "auto" else Path(args.resume)
-    elif (run_dir / "checkpoints" / "last.pt").exists() and not args.overwrite:
-        raise SystemExit(f"{run_dir} already holds a run; pass --resume to continue it or --overwrite to start over")
-    doc = run_training(config, run_dir, resume)
+    doc = run_training(config, run_dir, resume, overwrite=args.overwrite)
     print(f"wrote {run_dir}: final validation metrics {doc['final']}")
     return 0

@@ -1,14 +1,16 @@
 """Training configuration: YAML files read into typed dataclasses.
 
 Every key is checked: an unknown or misspelled key is an error naming it and listing the allowed ones,
-and values are converted to the declared type (so ``lr: 1e-4``, which PyYAML reads as a string, is a
-float here). Command-line overrides use dotted keys, ``train.lr=5e-5``, with values parsed by
-``yaml.safe_load`` (never ``eval``).
+values are converted to the declared type (so ``lr: 1e-4``, which PyYAML reads as a string, is a
+float here) and range-checked (``train.epochs: 0`` is an error naming ``train.epochs`` and the allowed
+range). A YAML syntax error names the file, line and column. Command-line overrides use dotted keys,
+``train.lr=5e-5``, with values parsed by ``yaml.safe_load`` (never ``eval``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import asdict, dataclass, field
@@ -18,6 +20,7 @@ from typing import Any, Optional
 import yaml
 
 from ..model.config import NMFlowGANConfig
+from ..model.critic import Critic96
 
 __all__ = ["ConfigError", "CriticConfig", "DataConfig", "DataSourceConfig", "TrainConfig", "TrainingConfig",
            "apply_overrides", "load_config"]
@@ -25,6 +28,19 @@ __all__ = ["ConfigError", "CriticConfig", "DataConfig", "DataSourceConfig", "Tra
 
 class ConfigError(ValueError):
     """A configuration file or override that does not match the schema."""
+
+
+def _check_int(value: Any, key: str, low: int, why: str = "") -> None:
+    """Raise ConfigError unless ``value`` is an int >= ``low``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ConfigError(f"{key} must be an int >= {low}{why}, got {value!r}")
+
+
+def _check_number(value: Any, key: str, positive: bool = True) -> None:
+    """Raise ConfigError unless ``value`` is a finite number > 0 (``positive``) or >= 0."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (positive and value == 0):
+        raise ConfigError(f"{key} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
 
 
 @dataclass
@@ -43,8 +59,9 @@ class CriticConfig:
     noise_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        if not self.noise_scale > 0:
-            raise ConfigError(f"critic.noise_scale must be positive, got {self.noise_scale!r}")
+        _check_int(self.width, "critic.width", 1)
+        _check_number(self.gp_weight, "critic.gp_weight", positive=False)
+        _check_number(self.noise_scale, "critic.noise_scale")
 
 
 @dataclass
@@ -55,13 +72,25 @@ class DataSourceConfig:
         path: ``embedded`` (simulated cameras on scikit-image photos), a SIDD-Medium/Small folder, a
             folder of HDF5 patch files, or a pairs manifest CSV. Relative paths are resolved against the
             config file's folder.
-        ids: manifest rows to use (``None``: all rows with known camera and ISO).
-        scenes: SIDD scene-instance numbers to use (``None``: all).
+        ids: manifest rows to use (``None``: all rows with known camera and ISO); each must be in the manifest.
+            Not for a folder of patch files.
+        scenes: SIDD scene-instance numbers to use (``None``: all); each must be in the data (for a folder
+            of patch files: in their ``scene-instance-number`` attributes).
+        camera_table: for a folder of HDF5 patch files without camera names (written by the official
+            NM-FlowGAN code): the camera name of each ``smartphone-code``, e.g. ``[IP, GP, S6, N6, G4]``.
     """
 
     path: str = "embedded"
     ids: Optional[list[str]] = None
     scenes: Optional[list[int]] = None
+    camera_table: Optional[list[str]] = None
+
+    def __post_init__(self) -> None:
+        if not self.path:
+            raise ConfigError("data path must be 'embedded' or a path, got ''")
+        table = self.camera_table
+        if table is not None and (not table or len(set(table)) != len(table) or not all(table)):
+            raise ConfigError(f"camera_table must list unique, non-empty camera names, got {table!r}")
 
 
 @dataclass
@@ -74,6 +103,11 @@ class DataConfig:
     stride: int = 48
     augment: bool = True
     num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        _check_int(self.patch_size, "data.patch_size", 2)
+        _check_int(self.stride, "data.stride", 1)
+        _check_int(self.num_workers, "data.num_workers", 0)
 
 
 @dataclass
@@ -111,6 +145,30 @@ class TrainConfig:
     steps_per_epoch: Optional[int] = None
     val_patches: Optional[int] = None
 
+    def __post_init__(self) -> None:
+        _check_int(self.batch_size, "train.batch_size", 2, " (the meta encoders' BatchNorm needs 2 samples)")
+        _check_int(self.epochs, "train.epochs", 1)
+        _check_number(self.lr, "train.lr")
+        if self.flow_lr is not None:
+            _check_number(self.flow_lr, "train.flow_lr")
+        betas = self.betas
+        if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
+            raise ConfigError(f"train.betas must be two numbers in [0, 1), got {betas!r}")
+        for i, milestone in enumerate(self.lr_milestones):
+            _check_int(milestone, f"train.lr_milestones[{i}]", 1)
+        if list(self.lr_milestones) != sorted(set(self.lr_milestones)):
+            raise ConfigError(f"train.lr_milestones must be strictly increasing epochs, got {self.lr_milestones!r}")
+        _check_number(self.lr_gamma, "train.lr_gamma")
+        _check_int(self.critic_steps, "train.critic_steps", 1)
+        _check_int(self.flow_warmup_steps, "train.flow_warmup_steps", 0)
+        _check_number(self.nll_weight, "train.nll_weight", positive=False)
+        _check_number(self.gan_weight, "train.gan_weight", positive=False)
+        if self.max_minutes is not None:
+            _check_number(self.max_minutes, "train.max_minutes")
+        for key in ("steps_per_epoch", "val_patches"):
+            if getattr(self, key) is not None:
+                _check_int(getattr(self, key), f"train.{key}", 1)
+
 
 @dataclass
 class TrainingConfig:
@@ -123,6 +181,13 @@ class TrainingConfig:
     critic: CriticConfig = field(default_factory=CriticConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.data.patch_size != Critic96.size:
+            raise ConfigError(
+                f"data.patch_size must be {Critic96.size} for training (the critic takes "
+                f"{Critic96.size}×{Critic96.size} patches), got {self.data.patch_size}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -180,11 +245,25 @@ def _from_dict(cls: type, data: dict, where: str = "") -> Any:
         raise ConfigError(f"{where}: {err}" if where else str(err)) from None
 
 
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """What PyYAML reports, with lines and columns counted from 1: ``[context (line, column): ]problem (line, column)``."""
+
+    def at(mark) -> str:
+        return f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+
+    problem = getattr(err, "problem", None)
+    if problem is None:
+        return str(err)
+    context = getattr(err, "context", None)
+    prefix = f"{context}{at(getattr(err, 'context_mark', None))}: " if context else ""
+    return f"{prefix}{problem}{at(getattr(err, 'problem_mark', None))}"
+
+
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """Apply ``a.b=value`` overrides to a raw config mapping (values parsed with ``yaml.safe_load``).
 
     Raises:
-        ConfigError: an override without ``=``.
+        ConfigError: an override without ``=``, or a value that is not valid YAML.
     """
     for item in overrides:
         if "=" not in item:
@@ -196,7 +275,10 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: {part!r} is not a section")
-        node[parts[-1]] = yaml.safe_load(raw)
+        try:
+            node[parts[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"override {item!r}: the value is not valid YAML: {_yaml_problem(err)}") from None
     return data
 
 
@@ -207,7 +289,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
     Raises:
         FileNotFoundError: missing config file.
-        ConfigError: unknown key, wrong type, bad override.
+        ConfigError: a YAML syntax error (naming the file, line and column), unknown key, wrong type, value
+            out of range, bad override.
     """
     data: dict = {}
     base = Path.cwd()
@@ -215,7 +298,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
-        data = yaml.safe_load(path.read_text()) or {}
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path} is not valid YAML: {_yaml_problem(err)}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path} must hold a mapping at top level")
         base = path.resolve().parent

@@ -41,16 +41,16 @@ def _save(fig, path: Path) -> Path:
 
 
 def save_sample_grid(model, samples: list[dict], path: Path, seed: int = 0) -> Path:
-    """Rows of ``clean | real noisy | synthesized`` for patch dicts (``clean``, ``noisy``, ``camera``, ``iso``)."""
+    """Rows of ``clean | real noisy | synthesized`` for patch dicts (``clean``, ``noisy``, ``camera`` name, ``iso``),
+    as :class:`~nmflowgan_aug.data.hdf5_patches.PatchDataset` returns them."""
     fig, axes = _figure(len(samples), 3)
     device = next(model.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
     for row, s in enumerate(samples):
         clean = s["clean"].unsqueeze(0).to(device)
-        fake = model.sample(clean, int(s["camera"]), int(s["iso"]), generator=gen)[0]
-        cam = model.vocabulary.cameras[int(s["camera"])]
+        fake = model.sample(clean, s["camera"], int(s["iso"]), generator=gen)[0]
         _show(axes[row, 0], s["clean"], "clean" if row == 0 else None)
-        _show(axes[row, 1], s["noisy"], f"real noisy ({cam}, ISO {int(s['iso'])})")
+        _show(axes[row, 1], s["noisy"], f"real noisy ({s['camera']}, ISO {int(s['iso'])})")
         _show(axes[row, 2], fake, "synthesized")
     fig.suptitle("sRGB patches: clean | real noisy | NM-FlowGAN sample", fontsize=9)
     return _save(fig, path)

@@ -3,7 +3,8 @@
 Each iteration takes one critic step; every ``critic_steps``-th iteration also takes a generator step
 (NLL + adversarial loss). With ``nll_every_step`` the flow's NLL step is taken on every iteration (the
 official code updates the flow only on generator iterations). Checkpoints are written atomically after
-every epoch and hold everything needed to resume exactly.
+every epoch and hold everything needed to resume exactly, including the training time so far, so that
+``train.max_minutes`` is one budget for the whole run however often it is resumed.
 """
 
 from __future__ import annotations
@@ -26,19 +27,29 @@ from ..model import Critic96, NMFlowGAN, critic_loss, generator_loss
 from .config import TrainingConfig
 from .evaluation import evaluate_patches
 
-__all__ = ["Trainer", "TrainState"]
+__all__ = ["CHECKPOINT_VERSION", "TrainState", "Trainer", "read_checkpoint"]
 
 log = logging.getLogger(__name__)
-#: Format of ``checkpoints/last.pt``. 2: only tensors and plain containers (read with ``weights_only=True``).
-CHECKPOINT_VERSION = 2
+#: Format of ``checkpoints/last.pt``. 2: only tensors and plain containers (read with ``weights_only=True``);
+#: 3: also the training time so far (``seconds``).
+CHECKPOINT_VERSION = 3
+_CHECKPOINT_KEYS = ("version", "config", "model", "critic", "opt_g", "opt_c", "sched_g", "sched_c", "epoch", "step",
+                    "seconds", "history", "rng")  # fmt: skip
 
 
 @dataclass
 class TrainState:
-    """Progress counters saved in checkpoints."""
+    """Progress counters saved in checkpoints.
+
+    Attributes:
+        epoch: finished epochs.
+        step: finished iterations.
+        seconds: wall-clock seconds spent in :meth:`Trainer.fit` so far, over all resumes.
+    """
 
     epoch: int = 0
     step: int = 0
+    seconds: float = 0.0
 
 
 def _rng_state() -> dict:
@@ -59,6 +70,46 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def read_checkpoint(path: Path, config: TrainingConfig) -> dict:
+    """Read a checkpoint written by :meth:`Trainer.save_checkpoint` and check that it can resume ``config``.
+
+    The file is read with ``torch.load(weights_only=True)`` (no code runs while loading), on the CPU.
+    Nothing else is read or written: call this before writing anything, then :meth:`Trainer.restore`.
+
+    Raises:
+        FileNotFoundError: missing file.
+        ValueError: unreadable file, a checkpoint of another format version (the message names both
+            versions), a checkpoint without the entries of its version, or one whose model configuration
+            or critic width differs from ``config``'s.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(
+            f"cannot read checkpoint {path} with weights_only=True (format version {CHECKPOINT_VERSION} holds "
+            f"only tensors and plain containers): {e}"
+        ) from e
+    version = ckpt.get("version") if isinstance(ckpt, dict) else None
+    if version != CHECKPOINT_VERSION:
+        raise ValueError(
+            f"checkpoint {path} has format version {version!r}; this version of nmflowgan_aug reads "
+            f"version {CHECKPOINT_VERSION} only"
+        )
+    missing = [key for key in _CHECKPOINT_KEYS if key not in ckpt]
+    if missing:
+        raise ValueError(f"checkpoint {path} lacks {missing}; version {CHECKPOINT_VERSION} has {list(_CHECKPOINT_KEYS)}")
+    saved, ours = ckpt["config"]["model"], config.to_dict()["model"]
+    if saved != ours:
+        raise ValueError(f"checkpoint {path} was trained with a different model config: {saved} (this run: {ours})")
+    saved_width, width = ckpt["config"]["critic"]["width"], config.critic.width
+    if saved_width != width:
+        raise ValueError(f"checkpoint {path} has a critic of width {saved_width}; this run's critic.width is {width}")
+    return ckpt
+
+
 class Trainer:
     """Trains an :class:`NMFlowGAN` on a patch dataset (dicts with ``clean``, ``noisy``, ``camera``, ``iso``).
 
@@ -67,9 +118,16 @@ class Trainer:
         train_set: 96×96 patch dataset (``PatchDataset``).
         val_set: optional validation patch dataset, evaluated after every epoch (NLL, KLD, AKLD).
         run_dir: where checkpoints go (``run_dir/checkpoints/last.pt``).
+
+    Raises:
+        ValueError: a training set with fewer patches than ``train.batch_size``, or an unusable device.
     """
 
     def __init__(self, config: TrainingConfig, train_set, val_set, run_dir: Path) -> None:
+        if len(train_set) < config.train.batch_size:
+            raise ValueError(
+                f"training set has {len(train_set)} patches, fewer than batch_size={config.train.batch_size}"
+            )
         self.config = config
         self.device = resolve_device(config.train.device)
         self.train_set, self.val_set = train_set, val_set
@@ -109,52 +167,34 @@ class Trainer:
             "sched_c": self.sched_c.state_dict(),
             "epoch": self.state.epoch,
             "step": self.state.step,
+            "seconds": self.state.seconds,
             "history": self.history,
             "rng": _rng_state(),
         }
         return atomic_write(self.checkpoint_path, lambda p: torch.save(ckpt, p))
 
-    def load_checkpoint(self, path: Path) -> None:
-        """Resume from a checkpoint written by :meth:`save_checkpoint`.
+    def restore(self, ckpt: dict) -> None:
+        """Continue from a checkpoint read (and checked) by :func:`read_checkpoint`.
 
-        The file is read with ``torch.load(weights_only=True)`` (no code runs while loading), on the CPU;
         ``load_state_dict`` moves the tensors to the run's device.
-
-        Raises:
-            FileNotFoundError: missing file.
-            ValueError: unreadable file, a checkpoint of another format version (the message names both
-                versions), or a checkpoint whose model configuration differs from this run's.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint not found: {path}")
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:
-            raise ValueError(
-                f"cannot read checkpoint {path} with weights_only=True (format version {CHECKPOINT_VERSION} holds "
-                f"only tensors and plain containers): {e}"
-            ) from e
-        version = ckpt.get("version") if isinstance(ckpt, dict) else None
-        if version != CHECKPOINT_VERSION:
-            raise ValueError(
-                f"checkpoint {path} has format version {version!r}; this version of nmflowgan_aug reads "
-                f"version {CHECKPOINT_VERSION} only"
-            )
-        saved_model = ckpt["config"]["model"]
-        if saved_model != self.config.to_dict()["model"]:
-            raise ValueError(
-                f"checkpoint {path} was trained with a different model config: {saved_model} "
-                f"(this run: {self.config.to_dict()['model']})"
-            )
         self.model.load_state_dict(ckpt["model"])
         self.critic.load_state_dict(ckpt["critic"])
         for name in ("opt_g", "opt_c", "sched_g", "sched_c"):
             getattr(self, name).load_state_dict(ckpt[name])
-        self.state = TrainState(ckpt["epoch"], ckpt["step"])
+        self.state = TrainState(ckpt["epoch"], ckpt["step"], ckpt["seconds"])
         self.history = ckpt["history"]
         _set_rng_state(ckpt["rng"])
-        log.info("resumed from %s at epoch %d (step %d)", path, self.state.epoch, self.state.step)
+        log.info("resumed at epoch %d (step %d, %.1f min of training so far)", self.state.epoch, self.state.step,
+                 self.state.seconds / 60)  # fmt: skip
+
+    def load_checkpoint(self, path: Path) -> None:
+        """Resume from a checkpoint written by :meth:`save_checkpoint` (:func:`read_checkpoint`, then :meth:`restore`).
+
+        Raises:
+            FileNotFoundError, ValueError: see :func:`read_checkpoint`.
+        """
+        self.restore(read_checkpoint(path, self.config))
 
     # ------------------------------------------------------------------ one iteration
     def _batch(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -233,19 +273,30 @@ class Trainer:
             generator=g, num_workers=self.config.data.num_workers, pin_memory=self.device.type == "cuda",
         )  # fmt: skip
 
+    def _budget_spent(self) -> bool:
+        """Whether ``train.max_minutes`` of training (over all resumes, :attr:`TrainState.seconds`) are spent."""
+        minutes = self.config.train.max_minutes
+        return minutes is not None and self.state.seconds / 60 >= minutes
+
     def fit(self) -> list[dict]:
-        """Train until ``train.epochs`` (or ``train.max_minutes``), validating and checkpointing each epoch.
+        """Train until ``train.epochs``, validating and checkpointing each epoch.
+
+        With ``train.max_minutes``, no epoch starts once that much training time is spent, counted over
+        the whole run: a resumed run continues the budget of the checkpoint, so resuming a run that its
+        budget stopped trains no further epoch (raise ``train.max_minutes`` to train on).
 
         Returns:
             The per-epoch history (mean training scalars, validation metrics, learning rate, seconds).
         """
         t = self.config.train
-        if len(self.train_set) < t.batch_size:
-            raise ValueError(f"training set has {len(self.train_set)} patches, fewer than batch_size={t.batch_size}")
-        start = time.monotonic()
+        mark = time.monotonic()
         if t.standardize_init and self.state.step == 0:
             self._standardize_init()
         while self.state.epoch < t.epochs:
+            if self._budget_spent():
+                log.info("stopping after epoch %d: the time budget of %.1f min (train.max_minutes, counted over "
+                         "all resumes) is spent", self.state.epoch, t.max_minutes)  # fmt: skip
+                break
             epoch_start = time.monotonic()
             self.model.train()
             self.critic.train()
@@ -268,12 +319,12 @@ class Trainer:
             record.update({f"train_{k}": float(np.mean(v)) for k, v in sums.items()})
             if self.val_set is not None:
                 record.update(evaluate_patches(self.model, self.val_set, self.device, max_patches=t.val_patches))
-            record["seconds"] = time.monotonic() - epoch_start
+            now = time.monotonic()
+            record["seconds"] = now - epoch_start
+            self.state.seconds += now - mark
+            mark = now
             self.history.append(record)
             shown = {k: round(v, 5) for k, v in record.items() if isinstance(v, float)}
             log.info("epoch %d: %s", self.state.epoch, shown)
             self.save_checkpoint()
-            if t.max_minutes is not None and (time.monotonic() - start) / 60 >= t.max_minutes:
-                log.info("stopping after epoch %d: time budget of %.1f min reached", self.state.epoch, t.max_minutes)
-                break
         return self.history

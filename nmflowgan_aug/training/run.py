@@ -1,56 +1,152 @@
-"""A full training run: data → patches → training → saved model, metrics and figures in one folder."""
+"""A full training run: data → patches → training → saved model, metrics and figures in one folder.
+
+A run folder holds what a run writes (:data:`RUN_OUTPUTS`). A new run needs a missing or empty folder;
+``overwrite`` starts over in a used one (its run outputs are removed, other files are kept) and
+``resume`` continues the run in it. Everything that can be checked is checked before anything is
+written: the folder, the device, the checkpoint to resume from and the data of both splits. A new
+run that fails before training starts removes what it wrote (and the run folder, if it made it).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import torch
 import yaml
 
 from .. import __version__
-from .._io import atomic_write
+from .._io import atomic_write, remove_stale_temporaries, write_folder
+from ..devices import resolve_device
 from .config import TrainingConfig
 from .figures import save_condition_grid, save_sample_grid
-from .loop import Trainer
-from .patch_cache import build_patch_set
+from .loop import Trainer, read_checkpoint
+from .patch_cache import plan_patch_set
 
-__all__ = ["run_training"]
+__all__ = ["RUN_OUTPUTS", "check_run_folder", "run_training"]
 
 log = logging.getLogger(__name__)
+
+#: What a run writes into its folder.
+RUN_OUTPUTS = ("model", "checkpoints", "patches", "config.yaml", "metrics.json", "samples.png", "conditions.png")
+
+
+def check_run_folder(run_dir: Path, resume: bool = False, overwrite: bool = False) -> None:
+    """Check that a run may write into ``run_dir``: a new run needs a missing or empty folder.
+
+    Raises:
+        ValueError: both ``resume`` and ``overwrite``.
+        NotADirectoryError: ``run_dir`` is a file.
+        FileExistsError: ``run_dir`` is not empty and neither ``resume`` nor ``overwrite`` is set (the
+            message names what it holds).
+    """
+    run_dir = Path(run_dir)
+    if resume and overwrite:
+        raise ValueError("resume and overwrite exclude each other: resume continues the run, overwrite starts over")
+    if not run_dir.exists():
+        return
+    if not run_dir.is_dir():
+        raise NotADirectoryError(f"run folder {run_dir} exists and is not a folder")
+    entries = sorted(p.name for p in run_dir.iterdir())
+    if entries and not (resume or overwrite):
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise FileExistsError(
+            f"run folder {run_dir} is not empty (it holds {shown}); pass --resume to continue the run in it, or "
+            f"--overwrite to start over (replaces its {', '.join(RUN_OUTPUTS)}; other files are kept)"
+        )
+
+
+def _check_data_outside_outputs(config: TrainingConfig, run_dir: Path) -> None:
+    """Refuse data inside the run outputs that ``overwrite`` removes."""
+    for split, source in (("train", config.data.train), ("val", config.data.val)):
+        if source is None or source.path == "embedded":
+            continue
+        for name in RUN_OUTPUTS:
+            if Path(source.path).resolve().is_relative_to((run_dir / name).resolve()):
+                raise ValueError(
+                    f"data.{split}.path {source.path} is inside {run_dir / name}, which --overwrite removes; "
+                    "move the data out of the run folder first"
+                )
+
+
+def _remove_run_outputs(run_dir: Path) -> None:
+    for name in RUN_OUTPUTS:
+        path = run_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
+def _remove_stale_temporaries(run_dir: Path) -> None:
+    """Delete what writes killed in an earlier attempt left (``.last.pt.*.tmp``, half-cut patch folders, ...)."""
+    removed = [p for name in RUN_OUTPUTS for p in remove_stale_temporaries(run_dir, name)]
+    removed += remove_stale_temporaries(run_dir / "checkpoints", "last.pt")
+    patches = run_dir / "patches"
+    for folder in [patches, *(p for p in patches.glob("*") if p.is_dir())]:
+        removed += remove_stale_temporaries(folder)
+    if removed:
+        log.info("removed %d temporary file(s) of an interrupted earlier attempt, e.g. %s", len(removed), removed[0])
 
 
 def _spread(dataset, n: int) -> list[dict]:
     return [dataset[int(i)] for i in torch.linspace(0, len(dataset) - 1, min(n, len(dataset))).long()]
 
 
-def run_training(config: TrainingConfig, run_dir: Path, resume: Path | None = None) -> dict:
+def run_training(config: TrainingConfig, run_dir: Path, resume: Path | None = None, overwrite: bool = False) -> dict:
     """Train, then write ``model/`` (safetensors + config.json), ``config.yaml``, ``metrics.json``,
     ``samples.png`` and ``conditions.png`` to ``run_dir``. Returns the metrics document.
 
-    Patches are cut into ``run_dir/patches/`` (see :func:`~nmflowgan_aug.training.patch_cache.build_patch_set`);
-    with ``resume`` (a checkpoint path) the run's earlier cut is reused.
+    Patches are cut into ``run_dir/patches/`` (see :func:`~nmflowgan_aug.training.patch_cache.plan_patch_set`);
+    with ``resume`` (a checkpoint path) the run's earlier cut is reused. ``model/`` is written as one
+    unit (a temporary folder renamed into place), so it never holds weights and config of two saves.
+
+    Args:
+        config: the resolved training configuration.
+        run_dir: the run folder; missing or empty for a new run (see :func:`check_run_folder`).
+        resume: checkpoint to continue from (normally ``run_dir/checkpoints/last.pt``).
+        overwrite: start over in a used run folder: its :data:`RUN_OUTPUTS` are removed once every check
+            has passed; other files are kept.
 
     Raises:
-        ValueError: bad data (see ``build_patch_set``), or a checkpoint that does not fit this run.
+        FileExistsError: a non-empty ``run_dir`` without ``resume`` or ``overwrite``.
+        ValueError: bad data (see ``plan_patch_set``), an unusable device, a checkpoint that does not fit
+            this run, ``resume`` with ``overwrite``, or data inside the run outputs ``overwrite`` removes.
         FileNotFoundError: a missing data path or checkpoint.
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    vocabulary, reuse = config.model.vocabulary, resume is not None
-    train_set = build_patch_set(config.data.train, config.data, vocabulary, run_dir / "patches", "train", reuse)
-    val_set = None
-    if config.data.val is not None:
-        val_set = build_patch_set(config.data.val, config.data, vocabulary, run_dir / "patches", "val", reuse)
-    log.info("training patches: %d, validation patches: %s", len(train_set), len(val_set) if val_set else "none")
+    check_run_folder(run_dir, resume is not None, overwrite)
+    if overwrite:
+        _check_data_outside_outputs(config, run_dir)
+    resolve_device(config.train.device)
+    checkpoint = read_checkpoint(resume, config) if resume is not None else None
+    vocabulary, reuse, patches = config.model.vocabulary, resume is not None, run_dir / "patches"
+    splits = {"train": config.data.train, "val": config.data.val}
+    plans = {split: plan_patch_set(source, config.data, vocabulary, patches, split, reuse)
+             for split, source in splits.items() if source is not None}  # fmt: skip
 
-    trainer = Trainer(config, train_set, val_set, run_dir)
-    if resume is not None:
-        trainer.load_checkpoint(resume)
-    # Written once the data and the checkpoint are accepted, so a refused resume leaves the run's config as it was.
-    config_text = yaml.safe_dump(config.to_dict(), sort_keys=False)
-    atomic_write(run_dir / "config.yaml", lambda p: Path(p).write_text(config_text))
+    # Every check has passed: from here on the run writes.
+    made_folder = not run_dir.exists()
+    try:
+        _remove_stale_temporaries(run_dir)
+        if overwrite:
+            _remove_run_outputs(run_dir)
+        train_set = plans["train"].build()
+        val_set = plans["val"].build() if "val" in plans else None
+        log.info("training patches: %d, validation patches: %s", len(train_set), len(val_set) if val_set else "none")
+        trainer = Trainer(config, train_set, val_set, run_dir)
+        if checkpoint is not None:
+            trainer.restore(checkpoint)
+        config_text = yaml.safe_dump(config.to_dict(), sort_keys=False)
+        atomic_write(run_dir / "config.yaml", lambda p: Path(p).write_text(config_text))
+    except BaseException:
+        if resume is None:  # a new run leaves nothing behind
+            _remove_run_outputs(run_dir)
+            if made_folder and run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()
+        raise
     history = trainer.fit()
 
     model = trainer.model.eval()
@@ -67,7 +163,7 @@ def run_training(config: TrainingConfig, run_dir: Path, resume: Path | None = No
     }
     metadata = {"training_data": doc["train_data"], "train_patches": doc["train_patches"],
                 "epochs": trainer.state.epoch, "metrics": doc["final"], "package_version": __version__}
-    model.save_pretrained(run_dir / "model", metadata=metadata, overwrite=True)
+    write_folder(run_dir / "model", lambda tmp: model.save_pretrained(tmp, metadata=metadata))
     atomic_write(run_dir / "metrics.json", lambda p: Path(p).write_text(json.dumps(doc, indent=2) + "\n"))
     shown = _spread(val_set if val_set is not None else train_set, 4)
     save_sample_grid(model, shown, run_dir / "samples.png")

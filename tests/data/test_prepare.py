@@ -58,6 +58,7 @@ def test_round_trip_all(sidd, tmp_path, capsys):
             "shutter-speed": 160,
             "illuminant-temperature": 5500,
             "illuminant-brightness-code": 1,
+            "camera-name": "N6",
         }
     ds = PatchDataset(tmp_path / "out")
     clean, noisy = written[TRAIN]
@@ -66,7 +67,7 @@ def test_round_trip_all(sidd, tmp_path, capsys):
     assert ds.lengths == [3 * 3, 3 * 3, 2 * 2]
     for i, (y, x) in enumerate((y, x) for y in rows for x in cols):
         item = ds[ds.lengths[0] + i]
-        assert (item["camera"], item["iso"]) == (2, 100)
+        assert (item["camera"], item["iso"]) == ("S6", 100)
         np.testing.assert_array_equal(
             item["clean"].numpy(), clean[y : y + 96, x : x + 96].transpose(2, 0, 1) / np.float32(255)
         )
@@ -117,8 +118,48 @@ def test_overwrite_refused(sidd, tmp_path, capsys):
     assert _run(root, tmp_path / "out") == 0
     with pytest.raises(SystemExit) as err:
         _run(root, tmp_path / "out")
-    assert err.value.code == 1 and "already exist" in capsys.readouterr().err
+    assert err.value.code == 1 and "out is not empty (it holds 0000_0002" in capsys.readouterr().err
     assert _run(root, tmp_path / "out", "--overwrite") == 0
+
+
+def _stamps(folder: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+def test_a_second_dataset_is_refused_and_overwrite_replaces_the_folder_as_a_unit(sidd, tmp_path, capsys):
+    """Two datasets never mix in one folder: --overwrite replaces all of it, a failed run none of it."""
+    root, _ = sidd
+    out = tmp_path / "out"
+    assert _run(root, out, "--split", "noise_gen") == 0
+    before = _stamps(out)
+    manifest = tmp_path / "manifest"
+    (manifest / "a").mkdir(parents=True)
+    for kind in ("clean", "noisy"):
+        Image.fromarray(np.zeros((96, 96, 3), np.uint8)).save(manifest / "a" / f"{kind}.png")
+    (manifest / "pairs.csv").write_text("id,camera,iso\na,GP,800\n")
+    with pytest.raises(SystemExit):
+        _run(manifest / "pairs.csv", out)
+    assert "out is not empty (it holds test, train)" in capsys.readouterr().err and _stamps(out) == before
+
+    (manifest / "pairs.csv").write_text("id,camera,iso\na,GP,800\nb,GP,800\n")  # b's images are missing
+    with pytest.raises(SystemExit):
+        _run(manifest / "pairs.csv", out, "--overwrite")
+    assert "b/clean.png" in capsys.readouterr().err and _stamps(out) == before  # the old dataset is intact
+
+    (manifest / "pairs.csv").write_text("id,camera,iso\na,GP,800\n")
+    (tmp_path / ".out.abcd1234.tmp").mkdir()  # left by a killed run
+    assert _run(manifest / "pairs.csv", out, "--overwrite") == 0
+    assert [p.relative_to(out).as_posix() for p in sorted(out.rglob("*"))] == ["0000_a.hdf5"]
+    assert PatchDataset(out).conditions() == {("GP", 800): 2 * 2}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["SIDD", "manifest", "out"]
+
+
+def test_overwrite_refuses_a_folder_with_other_files(sidd, tmp_path, capsys):
+    root, _ = sidd
+    with pytest.raises(SystemExit):  # the output holds the input: replacing it would delete the data
+        _run(root, tmp_path, "--overwrite")
+    assert "that nmflowgan-prepare-sidd does not write, e.g." in capsys.readouterr().err
+    assert len(list(root.rglob("*.PNG"))) == 6
 
 
 def test_cli_errors(sidd, tmp_path, capsys):

@@ -54,8 +54,9 @@ def test_documented_training_run_validates_on_real_sidd_blocks(shared_data, tiny
     monkeypatch.chdir(tmp_path)
     assert paired_folders.main(folders[1:]) == 0  # in-process: same code as the console script, less start-up
     result = subprocess.run(
-        train, cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
-    )
+        train, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
+    )  # PYTHONPATH: the subprocess imports this checkout's package, whatever is installed
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / "datasets/SIDD_val/lq").iterdir()) == [f"0{i}.png" for i in range(5)]
     run = tmp_path / "experiments" / "smoke"
@@ -77,10 +78,12 @@ def test_dataset_from_manifest(shared_data):
     assert item["gt"].shape == (3, 48, 48) and item["gt"].dtype == torch.float32
     assert 0 <= float(item["gt"].min()) and float(item["gt"].max()) <= 1
     assert (item["camera"], item["iso"]) == ("G4", 800) and item["gt_path"].endswith("clean.png")
-    unknown = ds[1]  # row 16: camera unknown -> drawn from the SIDD cameras, emitted by name
-    assert unknown["camera"] in SIDD_VOCABULARY.cameras and isinstance(unknown["iso"], int)
+    unknown = ds[1]  # row 16: camera unknown -> marked unknown, drawn by the model from its nmflowgan block
+    assert unknown["camera"] == "" and isinstance(unknown["iso"], int)
     batch = torch.utils.data.default_collate([item, unknown])  # what BasicSR's DataLoader hands the model
-    assert batch["camera"] == ["G4", unknown["camera"]] and batch["iso"].tolist() == [800, unknown["iso"]]
+    assert batch["camera"] == ["G4", ""] and batch["iso"].tolist() == [800, unknown["iso"]]
+    with pytest.raises(ValueError, match=r"\['iso_range'\] belong to the top-level 'nmflowgan' block"):
+        NMFlowGANGTDataset({**opt, "iso_range": [100, 800]})
     full = NMFlowGANGTDataset({**opt, "phase": "val"})[0]["gt"]
     assert full.shape == (3, 512, 512)
 
@@ -128,6 +131,33 @@ def test_model_feed_data(tiny_model_dir):
     model.optimize_parameters(1)
     with pytest.raises(ValueError, match="unknown nmflowgan option"):
         NMFlowGANDenoiseModel(_model_opt(tiny_model_dir, weights="x"))
+
+
+@needs_basicsr
+def test_model_draws_unknown_rows_from_the_nmflowgan_block(tiny_model_dir):
+    """Issue 12 item 3: `nmflowgan: {iso_range, cameras, strength}` is honoured for what the dataset does not know."""
+    from nmflowgan_aug.integrations.basicsr import NMFlowGANDenoiseModel
+
+    model = NMFlowGANDenoiseModel(
+        _model_opt(tiny_model_dir, cameras=["S6"], iso_range=[3200, 6400], strength=[0.5, 0.6], quantize=False)
+    )
+    gt = torch.full((4, 3, 16, 16), 0.5)
+    data = {"gt": gt, "camera": ["", "GP", "", "IP"], "iso": torch.tensor([0, 800, 100, 0])}
+    torch.manual_seed(3)
+    model.feed_data(data)
+    torch.manual_seed(3)  # replay by hand: one draw for the unknown rows, then the strength, then the noise
+    drawn = model.noise_sampler.sample(model.noise_model.vocabulary, 4)
+    assert drawn.camera_codes.tolist() == [2] * 4 and set(drawn.iso_values.tolist()) <= {3200, 6400}
+    cameras = ["S6", "GP", "S6", "IP"]
+    isos = torch.tensor([int(drawn.iso_values[0]), 800, 100, int(drawn.iso_values[3])])
+    strength = model.noise_sampler.sample_strength(4)
+    assert ((strength >= 0.5) & (strength <= 0.6)).all()
+    expected = model.noise_model.sample_conditioned(
+        gt, model.noise_model.encode_conditions(cameras, isos, 4, gt.device), None, strength
+    )
+    assert torch.equal(model.lq, expected)
+    with pytest.raises(ValueError, match="unsupported ISO"):
+        NMFlowGANDenoiseModel(_model_opt(tiny_model_dir, isos=[12800]))
 
 
 @needs_basicsr

@@ -18,7 +18,7 @@ def aug(tiny_model_dir) -> RandomNMFlowGANNoise:
 def _expected(aug, x, rows, camera, iso):
     """What the augmentation must output: add_camera_noise on the selected rows with the drawn seed."""
     seed = int(aug._params["seed"][0])
-    noisy, _, _ = add_camera_noise(
+    noisy, _, _, _ = add_camera_noise(
         x[rows], camera, iso, model=aug.noise_model, generator=torch.Generator(device=x.device).manual_seed(seed)
     )
     return noisy
@@ -90,6 +90,42 @@ def test_kwargs_override_params(aug):
     assert torch.equal(out, _expected(aug, x, slice(None), [0, 1, 2], [100, 200, 400]))
 
 
+def test_params_hold_one_type_whatever_the_source(aug):
+    """Issue 12 item 6: names, lists, numpy values and ISO strings given as overrides are stored as tensors."""
+    import numpy as np
+
+    x = torch.rand(2, 3, 8, 8)
+    aug(x)
+    drawn = {k: (v.dtype, v.shape) for k, v in aug._params.items() if k in ("camera", "iso", "strength", "seed")}
+    assert drawn == {"camera": (torch.long, (2,)), "iso": (torch.long, (2,)), "strength": (torch.float32, (2,)),
+                     "seed": (torch.long, (2,))}
+    out = aug(x, camera=["GP", "S6"], iso=np.array([800, 1600]), strength=0.5)
+    given = {k: (v.dtype, v.shape) for k, v in aug._params.items() if k in drawn}
+    assert given == drawn
+    assert aug._params["camera"].tolist() == [1, 2] and aug._params["iso"].tolist() == [800, 1600]
+    assert aug._params["strength"].tolist() == [0.5, 0.5]
+    assert torch.equal(aug(x, params=aug._params), out)
+    aug(x, iso="3200")
+    assert aug._params["iso"].tolist() == [3200, 3200]
+
+
+def test_strength_range_clip_and_quantize(tiny_model_dir):
+    """Issue 12 item 3 (strength drawn per sample), issue 9 item 16 (clip) and issue 10 (8-bit output)."""
+    aug = RandomNMFlowGANNoise(tiny_model_dir, sampler=ConditionSampler(strength=(0.1, 0.3)))
+    x = torch.rand(4, 3, 8, 8) * 1.04 - 0.02
+    out = aug(x)
+    strength = aug._params["strength"]
+    assert ((strength >= 0.1) & (strength <= 0.3)).all() and len(set(strength.tolist())) == 4
+    assert torch.equal(out * 255, torch.round(out * 255))
+    expected = add_camera_noise(x.clamp(0, 1), aug._params["camera"], aug._params["iso"], strength=strength,
+                                model=aug.noise_model, generator=torch.Generator().manual_seed(int(aug._params["seed"][0])))
+    assert torch.equal(out, expected.noisy)
+    raw = RandomNMFlowGANNoise(tiny_model_dir, quantize=False, clip=False)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        raw(x)
+    assert not torch.equal(raw(x.clamp(0, 1)) * 255, torch.round(raw(x.clamp(0, 1)) * 255))
+
+
 def test_sampler_restricts_the_draw(tiny_model_dir):
     aug = RandomNMFlowGANNoise(tiny_model_dir, sampler=ConditionSampler(cameras=("IP",), iso_range=(3200, 3200)))
     aug(torch.rand(2, 3, 8, 8))
@@ -102,7 +138,7 @@ def test_sampler_restricts_the_draw(tiny_model_dir):
     [
         (torch.randint(0, 255, (1, 3, 8, 8), dtype=torch.uint8), {}, TypeError, "uint8"),  # kornia: float only
         (torch.rand(1, 1, 8, 8), {}, ValueError, "3 \\(RGB\\) channels"),
-        (torch.rand(1, 3, 8, 8) * 3, {}, ValueError, "\\[0, 1\\]"),
+        (torch.full((1, 3, 8, 8), float("nan")), {}, ValueError, "NaN"),  # out of [0, 1] is clipped by default
         (torch.rand(2, 3, 8, 8), {"camera": "D800"}, ValueError, "unknown camera"),
         (torch.rand(2, 3, 8, 8), {"camera": ["GP"]}, ValueError, "1 camera values for a batch of 2"),
         (torch.rand(2, 3, 8, 8), {"iso": 12800}, ValueError, "unsupported ISO"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
 import PIL.Image
 import pytest
 import torch
@@ -98,7 +99,8 @@ def test_conditions_from_sample_drive_the_noise(tiny_model_dir):
     params = t.last_params
     assert (params["camera"], params["iso"]) == ("S6", 1600)
     generator = torch.Generator().manual_seed(params["seed"])
-    expected, _, _ = add_camera_noise(clean.as_subclass(torch.Tensor), "S6", 1600, model=t.model, generator=generator)
+    expected, _, _, _ = add_camera_noise(clean.as_subclass(torch.Tensor), "S6", 1600, model=t.model, generator=generator)
+    assert params["strength"].tolist() == [1.0]
     assert torch.equal(out["image"].as_subclass(torch.Tensor), expected)
     t((clean, {"camera": "IP", "iso": 100}))  # (image, dict) tuple
     assert (t.last_params["camera"], t.last_params["iso"]) == ("IP", 100)
@@ -158,7 +160,7 @@ def test_pickles_without_weights_and_reloads(tiny_model_dir):
     assert len(blob) < weights_bytes
     clone = pickle.loads(blob)
     assert "noise_model" not in clone._modules
-    params = {"camera": "GP", "iso": 800, "seed": 5}
+    params = {"camera": "GP", "iso": 800, "strength": torch.ones(1), "seed": 5}
     x = torch.rand(3, 16, 16)
     assert torch.equal(clone.transform(x, params), t.transform(x, params))  # lazily reloaded on the CPU
     assert next(clone.model.parameters()).device.type == "cpu"
@@ -193,7 +195,7 @@ def test_pil_input_is_rejected(noise):
     [
         (tv_tensors.Image(torch.rand(1, 8, 8)), ValueError, "3 \\(RGB\\) channels"),
         (torch.zeros(3, 8, 8, dtype=torch.int16), TypeError, "uint8"),
-        (torch.rand(3, 8, 8) + 1, ValueError, "\\[0, 1\\]"),
+        (torch.full((3, 8, 8), float("nan")), ValueError, "NaN"),  # out of [0, 1] is clipped by default
         ({"image": tv_tensors.Image(torch.rand(3, 8, 8)), "camera": "D800"}, ValueError, "unknown camera"),
         ({"image": tv_tensors.Image(torch.rand(3, 8, 8)), "iso": 12800}, ValueError, "unsupported ISO"),
     ],
@@ -201,6 +203,57 @@ def test_pil_input_is_rejected(noise):
 def test_bad_inputs(noise, sample, error, match):
     with pytest.raises(error, match=match):
         noise(sample)
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [np.random.rand(8, 8, 3), {"image": np.zeros((8, 8, 3), dtype=np.uint8), "camera": "GP"}],
+    ids=["array", "in-dict"],
+)
+def test_numpy_input_is_rejected_not_passed_through(noise, sample):
+    """Issue 9 item 2: a numpy image used to come back unchanged, so "noisy" equalled clean."""
+    with pytest.raises(TypeError, match="not numpy arrays.*v2.ToImage"):
+        noise(sample)
+
+
+@pytest.mark.parametrize("pair_key", [None, "lq"])
+def test_sample_without_an_image_says_so(tiny_model_dir, pair_key):
+    t = NMFlowGANNoise(tiny_model_dir, pair_key=pair_key)
+    with pytest.raises(ValueError, match="holds no image"):
+        t({"camera": "GP", "iso": 800, "label": 3})
+
+
+def test_params_key_returns_the_values_used(tiny_model_dir):
+    """Issue 12 item 6: camera/ISO/strength used are returned in the sample, and survive collation."""
+    from nmflowgan_aug import ConditionSampler
+
+    t = NMFlowGANNoise(tiny_model_dir, params_key="noise", sampler=ConditionSampler(strength=(0.5, 0.7)), clip=False)
+    image = tv_tensors.Image(torch.rand(3, 16, 16))
+    torch.manual_seed(0)
+    out = t({"image": image, "iso": "1600"})
+    used = out["noise"]
+    assert set(used) == {"camera", "iso", "strength", "seed"} and used["iso"].ndim == 0 and int(used["iso"]) == 1600
+    assert 0.5 <= float(used["strength"]) <= 0.7 and used["camera"].dtype == torch.long
+    replay = add_camera_noise(image.as_subclass(torch.Tensor), used["camera"], used["iso"], strength=used["strength"],
+                              model=t.model, generator=torch.Generator().manual_seed(used["seed"]))
+    assert torch.equal(replay.noisy, out["image"].as_subclass(torch.Tensor))
+    batch = torch.utils.data.default_collate([out, t({"image": image, "iso": "800"})])
+    assert batch["noise"]["camera"].shape == (2,) and batch["noise"]["strength"].dtype == torch.float32
+    with pytest.raises(TypeError, match="params_key needs a dict sample"):
+        t(image)
+    with pytest.raises(ValueError, match="already has a 'noise' entry"):
+        t({"image": image, "noise": 1})
+
+
+def test_wrapper_defaults_clip_and_quantize(tiny_model_dir):
+    """Issue 9 item 16 and issue 10: overshooting (bicubic) input is clamped; output is on 8-bit levels."""
+    t = NMFlowGANNoise(tiny_model_dir)
+    out = t(torch.rand(3, 16, 16) * 1.04 - 0.02)
+    assert torch.equal(out * 255, torch.round(out * 255))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        NMFlowGANNoise(tiny_model_dir, clip=False)(torch.rand(3, 16, 16) + 0.5)
+    raw = NMFlowGANNoise(tiny_model_dir, quantize=False)(torch.rand(3, 16, 16))
+    assert not torch.equal(raw * 255, torch.round(raw * 255))
 
 
 def test_bad_condition_getter(tiny_model_dir):

@@ -56,3 +56,18 @@ def test_bad_values_name_the_key_and_the_allowed_values(overrides, message):
 def test_from_dict_rejects_unknown_keys():
     with pytest.raises(ValueError, match=r"unknown model config keys \['depth'\]; allowed: \['cameras'"):
         NMFlowGANConfig.from_dict({"depth": 3})
+
+
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ({"unet_depth": "four"}, r"unet_depth must be an int >= 1, got 'four'"),
+        ({"isos": "100"}, r"isos must be a sequence of ISO values \(int\), got '100'"),
+        ({"cameras": ["IP", None]}, r"cameras must be a sequence of camera names \(str\), got None"),
+        (["unet_depth", 4], r"a model config must be a mapping of keys to values, got \['unet_depth', 4\]"),
+    ],
+)
+def test_from_dict_names_the_key_of_a_wrong_type(doc, message):
+    """config.json values of the wrong type are errors naming the key, not silently converted."""
+    with pytest.raises(ValueError, match=message):
+        NMFlowGANConfig.from_dict(doc)

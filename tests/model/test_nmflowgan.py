@@ -379,9 +379,15 @@ def test_sample_rejects_bad_images(model, what, image, exc, match):
 def test_sample_restores_train_mode_and_runs_in_inference_mode():
     m = small_model().train()
     clean = clean_batch(2)
-    out_train = m.sample(clean, "GP", 800, generator=seeded(0))
+    modes = []
+    handle = m.unet.register_forward_hook(lambda *_: modes.append(torch.is_inference_mode_enabled()))
+    try:
+        out_train = m.sample(clean, "GP", 800, generator=seeded(0))
+    finally:
+        handle.remove()
+    assert modes == [True]  # computed under inference mode ...
     assert m.training and all(sub.training for sub in m.modules())
-    assert not out_train.requires_grad and torch.is_inference(out_train)
+    assert not out_train.requires_grad and not torch.is_inference(out_train)  # ... and copied out (issue 9 item 12)
     m.eval()
     out_eval = m.sample(clean, "GP", 800, generator=seeded(0))
     assert not m.training and not any(sub.training for sub in m.modules())
@@ -390,6 +396,33 @@ def test_sample_restores_train_mode_and_runs_in_inference_mode():
     # also a batch of one works from a training model (train-mode BatchNorm would raise)
     m.train()
     assert m.sample(clean[:1], "GP", 800).shape == (1, 3, 16, 16)
+
+
+def test_sample_output_enters_a_denoisers_backward_pass(model):
+    """Issue 9 item 12: inference tensors cannot be saved for backward; sample() returns normal tensors."""
+    denoiser = torch.nn.Conv2d(3, 3, 3, padding=1)
+    noisy = model.sample(clean_batch(2), "GP", 800, generator=seeded(0))
+    loss = (denoiser(noisy) - noisy).square().mean()
+    loss.backward()
+    assert denoiser.weight.grad is not None and torch.isfinite(denoiser.weight.grad).all()
+
+
+def test_iso_none_says_iso_is_required(model):
+    """Issue 9 item 11."""
+    with pytest.raises(TypeError, match="iso is required"):
+        model.sample(clean_batch(1), "GP", None)
+
+
+def test_half_keeps_the_flow_in_float32_and_samples(model):
+    """Issue 9 item 13: model.half() casts the U-Net only; fp16 sampling at batch 2, 64² stays finite."""
+    m = small_model(seed=2).half()
+    assert {p.dtype for p in m.flow.parameters()} == {torch.float32}
+    assert {p.dtype for p in m.unet.parameters()} == {torch.float16}
+    out = m.sample(clean_batch(2, 64, 64), "GP", 800, generator=seeded(0))
+    assert out.dtype == torch.float32 and torch.isfinite(out).all() and 0 <= out.min() and out.max() <= 1
+    m.to(torch.bfloat16)
+    assert {p.dtype for p in m.flow.parameters()} == {torch.float32}
+    assert m.float().unet.last.weight.dtype == torch.float32
 
 
 def test_calling_the_module_samples_and_fires_hooks(model):
@@ -531,6 +564,50 @@ def test_from_pretrained_errors(tmp_path):
     (tmp_path / "badcfg" / "config.json").write_text("{not json")
     with pytest.raises(ValueError, match="config.json"):
         NMFlowGAN.from_pretrained(tmp_path / "badcfg")
+
+
+def test_loading_does_not_touch_the_global_rng(tmp_path):
+    """Issue 9 item 7: the random init that the weights replace runs on a forked RNG."""
+    folder = small_model(seed=3).save_pretrained(tmp_path / "m")
+    torch.manual_seed(123)
+    expected = torch.rand(4)
+    torch.manual_seed(123)
+    NMFlowGAN.from_pretrained(folder)
+    assert torch.equal(torch.rand(4), expected)
+
+
+def test_edited_config_json_is_refused_naming_the_field(tmp_path):
+    """Issue 9 item 6: reordered cameras in config.json would silently swap the cameras' noise."""
+    folder = small_model(seed=3).save_pretrained(tmp_path / "m")
+    doc = json.loads((folder / "config.json").read_text())
+    doc["config"]["cameras"] = list(reversed(doc["config"]["cameras"]))
+    (folder / "config.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"config.json does not match its weights .*field 'cameras'"):
+        NMFlowGAN.from_pretrained(folder)
+
+
+def test_config_json_of_another_architecture_is_a_value_error(tmp_path):
+    """Weights saved without the config header (older saves): the shape mismatch names the config fields."""
+    from safetensors.torch import save_file
+
+    m = small_model(seed=3)
+    folder = m.save_pretrained(tmp_path / "m")
+    save_file({k: v.contiguous() for k, v in m.state_dict().items()}, str(folder / "model.safetensors"))  # no header
+    doc = json.loads((folder / "config.json").read_text())
+    doc["config"]["unet_width"] = 8
+    (folder / "config.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"does not match its weights .*unet_depth, unet_width.*size mismatch"):
+        NMFlowGAN.from_pretrained(folder)
+
+
+def test_map_location_without_the_device_says_so(tmp_path, monkeypatch):
+    """Issue 9 item 13: not 'corrupt weights file'."""
+    folder = small_model(seed=3).save_pretrained(tmp_path / "m")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="'cuda' requested but CUDA is not available"):
+        NMFlowGAN.from_pretrained(folder, map_location="cuda")
+    with pytest.raises(ValueError, match="is not a device"):
+        NMFlowGAN.from_pretrained(folder, map_location="gpu0")
 
 
 # ============================================================================ log-ISO vocabulary

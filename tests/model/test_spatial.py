@@ -13,18 +13,17 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 DT = torch.float64
 
 
-def _layer(kernel_size: int = 3, features: int = 4, seed: int = 0) -> SpatialCorrelation:
+def _layer(kernel_size: int = 3, seed: int = 0) -> SpatialCorrelation:
     g = torch.Generator().manual_seed(seed)
-    layer = SpatialCorrelation(features, kernel_size).double()
+    layer = SpatialCorrelation(kernel_size).double()
     with torch.no_grad():
         layer.weight.copy_(0.1 * torch.randn(layer.weight.shape, generator=g, dtype=DT))
-        layer.condition_weight.copy_(0.05 * torch.randn(layer.condition_weight.shape, generator=g, dtype=DT))
     return layer
 
 
-def _cond(batch: int, features: int = 4, seed: int = 1) -> FlowCondition:
-    g = torch.Generator().manual_seed(seed)
-    return FlowCondition(torch.rand(batch, 3, 2, 2, dtype=DT), torch.randn(batch, features, generator=g, dtype=DT), None)
+def _cond(batch: int) -> FlowCondition:
+    """The layer ignores the condition; the flow passes one."""
+    return FlowCondition(torch.rand(batch, 3, 2, 2, dtype=DT), torch.zeros(batch, 4, dtype=DT), None)
 
 
 @pytest.mark.parametrize("size", [(4, 5), (6, 6), (5, 4), (3, 3), (1, 4), (2, 1)])
@@ -34,8 +33,7 @@ def test_log_det_matches_the_autograd_jacobian(size):
     u = torch.randn(2, 3, h, w, dtype=DT, generator=torch.Generator().manual_seed(2))
     _, log_det = layer(u, cond)
     for b in range(2):
-        one = FlowCondition(cond.clean[b : b + 1], cond.condition_vector[b : b + 1], None)
-        jac = torch.autograd.functional.jacobian(lambda x: layer(x[None], one)[0][0].flatten(), u[b])
+        jac = torch.autograd.functional.jacobian(lambda x: layer(x[None], _cond(1))[0][0].flatten(), u[b])
         expected = torch.linalg.slogdet(jac.reshape(3 * h * w, 3 * h * w))[1]
         assert log_det[b].item() == pytest.approx(expected.item(), abs=1e-9)
 
@@ -52,14 +50,12 @@ def test_inverse_and_forward_are_exact_inverses(kernel_size, size):
 def test_sampling_direction_is_a_circular_cross_correlation_with_the_kernel():
     layer, cond = _layer(kernel_size=5), _cond(2)
     z = torch.randn(2, 3, 9, 10, dtype=DT, generator=torch.Generator().manual_seed(4))
-    kernels = layer.kernel(cond.condition_vector)
-    for b in range(2):
-        expected = F.conv2d(F.pad(z[b : b + 1], (2, 2, 2, 2), mode="circular"), kernels[b])
-        assert torch.allclose(layer.inverse(z, cond)[b : b + 1], expected, atol=1e-12)
+    expected = F.conv2d(F.pad(z, (2, 2, 2, 2), mode="circular"), layer.kernel())
+    assert torch.allclose(layer.inverse(z, cond), expected, atol=1e-12)
 
 
 def test_a_new_layer_is_the_identity():
-    layer = SpatialCorrelation(4, 5).double()
+    layer = SpatialCorrelation(5).double()
     u = torch.randn(2, 3, 6, 7, dtype=DT)
     z, log_det = layer(u, _cond(2))
     assert torch.allclose(z, u, atol=1e-12)
@@ -69,7 +65,7 @@ def test_a_new_layer_is_the_identity():
 def test_known_correlation_from_a_hand_made_kernel():
     """A [a, 1, a] horizontal kernel on white noise gives lag-1 correlation 2a / (1 + 2a²) and lag-2 a² / (1 + 2a²)."""
     a = 0.3
-    layer = SpatialCorrelation(1, 3)
+    layer = SpatialCorrelation(3)
     with torch.no_grad():
         layer.weight[range(3), range(3), 1, 0] = a
         layer.weight[range(3), range(3), 1, 2] = a
@@ -87,13 +83,13 @@ def test_log_det_of_a_diagonal_spectrum_is_the_sum_of_its_logs():
     assert circulant_log_abs_det(spectrum, 6).item() == pytest.approx(3 * 4 * 6 * torch.log(torch.tensor(2.0)).item())
 
 
-def test_gradients_reach_both_kernels():
+def test_gradients_reach_the_kernel():
     layer, cond = _layer(3), _cond(2)
     z, log_det = layer(torch.randn(2, 3, 6, 6, dtype=DT), cond)
     (z.square().sum() - log_det.sum()).backward()
-    assert layer.weight.grad.abs().sum() > 0 and layer.condition_weight.grad.abs().sum() > 0
+    assert layer.weight.grad.abs().sum() > 0
 
 
 def test_even_kernel_size_is_refused():
     with pytest.raises(ValueError, match="positive odd"):
-        SpatialCorrelation(4, 4)
+        SpatialCorrelation(4)

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from nmflowgan_aug import NMFlowGAN, NMFlowGANConfig, list_pretrained
-from nmflowgan_aug.pretrained import PretrainedWeights, pretrained_weights, registry, sha256_of
+from nmflowgan_aug.pretrained import PretrainedWeights, folder_sha256, pretrained_weights, registry
 from nmflowgan_aug.pretrained import release as rel
 from nmflowgan_aug.pretrained._loading import weights_folder
 
@@ -17,7 +17,7 @@ def _record(name, folder, sha256):
 
 def test_checksum_is_verified(tmp_path, monkeypatch):
     folder = NMFlowGAN(NMFlowGANConfig(unet_depth=2, unet_width=4)).save_pretrained(tmp_path / "m")
-    good = {"tiny": _record("tiny", folder, sha256_of(folder / "model.safetensors"))}
+    good = {"tiny": _record("tiny", folder, folder_sha256(folder))}
     assert weights_folder("tiny", good) == folder
     bad = {"tiny": _record("tiny", folder, "0" * 64)}
     with pytest.raises(ValueError, match="checksum mismatch"):
@@ -29,6 +29,26 @@ def test_checksum_is_verified(tmp_path, monkeypatch):
         NMFlowGAN.from_pretrained("tiny")
     monkeypatch.setattr(registry, "REGISTRY", good)
     assert NMFlowGAN.from_pretrained("tiny").config.unet_depth == 2
+
+
+def test_checksum_covers_config_json_not_only_the_weights(tmp_path, monkeypatch):
+    """Issue 9 item 6: reordered cameras in a shipped config.json would give "GP" the noise of "IP"."""
+    folder = NMFlowGAN(NMFlowGANConfig(unet_depth=2, unet_width=4)).save_pretrained(tmp_path / "m")
+    (folder / "MODEL_CARD.md").write_text("card")
+    monkeypatch.setattr(registry, "REGISTRY", {"tiny": _record("tiny", folder, folder_sha256(folder))})
+    (folder / "MODEL_CARD.md").write_text("regenerated card")  # documentation: not part of the checksum
+    assert NMFlowGAN.from_pretrained("tiny").vocabulary.cameras[1] == "GP"
+    doc = json.loads((folder / "config.json").read_text())
+    doc["config"]["cameras"] = ["GP", "IP", "S6", "N6", "G4"]
+    (folder / "config.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="checksum mismatch for shipped model 'tiny'.*config.json"):
+        NMFlowGAN.from_pretrained("tiny")
+
+
+def test_shipped_registry_checksums_match_their_folders():
+    for name in list_pretrained():
+        record = pretrained_weights(name)
+        assert folder_sha256(record.path) == record.sha256, name
 
 
 def test_registry_records_round_trip_and_reject_unknown_keys(tmp_path):
@@ -103,7 +123,7 @@ def test_release_copies_weights_registers_the_record_and_writes_card(tmp_path, p
     target = rel.release(run, "tiny", fidelity, "ours", ["gaussian"], overwrite=False, package_dir=package_dir)
     assert target == package_dir / "tiny"
     record = registry.read_registry(package_dir / "registry.json")["tiny"]
-    assert record.folder == "tiny" and record.sha256 == sha256_of(target / "model.safetensors")
+    assert record.folder == "tiny" and record.sha256 == folder_sha256(target)
     assert record.metrics == {"kld_official": 0.05, "kld_block": 0.05, "akld": 0.05}
     assert record.training_data.startswith("`pairs.csv` rows 05 of") and record.paper == rel.PAPER
     card = (target / "MODEL_CARD.md").read_text()

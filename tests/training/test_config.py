@@ -94,3 +94,45 @@ def test_model_section_is_the_model_config(tmp_path):
 def test_bad_model_values_are_config_errors(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.epochs=0", r"train.epochs must be an int >= 1, got 0"),
+        ("train.critic_steps=0", r"train.critic_steps must be an int >= 1, got 0"),
+        ("train.val_patches=0", r"train.val_patches must be an int >= 1, got 0"),
+        ("train.steps_per_epoch=-1", r"train.steps_per_epoch must be an int >= 1, got -1"),
+        ("train.batch_size=1", r"train.batch_size must be an int >= 2 \(the meta encoders' BatchNorm needs 2 samples\)"),
+        ("train.lr=0", r"train.lr must be a finite number > 0, got 0.0"),
+        ("train.flow_lr=.nan", r"train.flow_lr must be a finite number > 0, got nan"),
+        ("train.lr_gamma=-0.5", r"train.lr_gamma must be a finite number > 0, got -0.5"),
+        ("train.max_minutes=0", r"train.max_minutes must be a finite number > 0, got 0.0"),
+        ("train.gan_weight=-1", r"train.gan_weight must be a finite number >= 0, got -1.0"),
+        ("train.flow_warmup_steps=-1", r"train.flow_warmup_steps must be an int >= 0, got -1"),
+        ("train.betas=[0.9]", r"train.betas must be two numbers in \[0, 1\), got \[0.9\]"),
+        ("train.betas=[0.9, 1.0]", r"train.betas must be two numbers in \[0, 1\), got \[0.9, 1.0\]"),
+        ("train.lr_milestones=[20, 10]", r"train.lr_milestones must be strictly increasing epochs, got \[20, 10\]"),
+        ("train.lr_milestones=[0]", r"train.lr_milestones\[0\] must be an int >= 1, got 0"),
+        ("data.patch_size=0", r"data.patch_size must be an int >= 2, got 0"),
+        ("data.patch_size=64", r"data.patch_size must be 96 for training \(the critic takes 96×96 patches\), got 64"),
+        ("data.stride=0", r"data.stride must be an int >= 1, got 0"),
+        ("data.num_workers=-1", r"data.num_workers must be an int >= 0, got -1"),
+        ("critic.width=0", r"critic.width must be an int >= 1, got 0"),
+        ("data.train.camera_table=[IP, IP]", r"camera_table must list unique, non-empty camera names, got \['IP', 'IP'\]"),
+        ("model.unet_depth=four", r"model.unet_depth must be a int, got 'four'"),
+    ],
+)
+def test_values_out_of_range_are_errors_naming_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_yaml_syntax_errors_name_the_file_and_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  lr: [1e-4\n  epochs: 2\n")
+    with pytest.raises(ConfigError, match=r"c.yaml is not valid YAML: while parsing a flow sequence \(line 2, column 7\): "
+                       r"expected ',' or '\]', but got ':' \(line 3, column 9\)"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"override 'train.betas=\[0.9': the value is not valid YAML"):
+        load_config(None, ["train.betas=[0.9"])

@@ -9,7 +9,7 @@ import torch
 
 from nmflowgan_aug.devices import resolve_device
 from nmflowgan_aug.training.config import load_config
-from nmflowgan_aug.training.loop import CHECKPOINT_VERSION, Trainer
+from nmflowgan_aug.training.loop import CHECKPOINT_VERSION, Trainer, read_checkpoint
 
 
 class PatchList(torch.utils.data.Dataset):
@@ -107,10 +107,13 @@ def test_checkpoint_is_plain_data_with_a_checked_version(tmp_path):
     trainer = Trainer(config, PatchList(), None, tmp_path / "a")
     trainer.fit()
     ckpt = torch.load(trainer.checkpoint_path, weights_only=True)  # no pickled code, no NumPy objects
-    assert ckpt["version"] == CHECKPOINT_VERSION == 2
-    torch.save({**ckpt, "version": 1}, tmp_path / "v1.pt")
-    with pytest.raises(ValueError, match=r"v1.pt has format version 1; this version of nmflowgan_aug reads version 2"):
-        trainer.load_checkpoint(tmp_path / "v1.pt")
+    assert ckpt["version"] == CHECKPOINT_VERSION == 3
+    torch.save({**ckpt, "version": 2}, tmp_path / "v2.pt")
+    with pytest.raises(ValueError, match=r"v2.pt has format version 2; this version of nmflowgan_aug reads version 3"):
+        trainer.load_checkpoint(tmp_path / "v2.pt")
+    torch.save({k: v for k, v in ckpt.items() if k != "seconds"}, tmp_path / "cut.pt")
+    with pytest.raises(ValueError, match=r"cut.pt lacks \['seconds'\]; version 3 has \['version', 'config'"):
+        trainer.load_checkpoint(tmp_path / "cut.pt")
     torch.save({**ckpt, "rng": {"numpy": np.random.get_state()}}, tmp_path / "numpy.pt")  # the version-1 layout
     with pytest.raises(ValueError, match="cannot read checkpoint .*numpy.pt with weights_only=True"):
         trainer.load_checkpoint(tmp_path / "numpy.pt")
@@ -119,9 +122,13 @@ def test_checkpoint_is_plain_data_with_a_checked_version(tmp_path):
 def test_resume_refuses_a_different_architecture(tmp_path):
     first = Trainer(tiny_config(tmp_path, epochs=1), PatchList(), None, tmp_path / "a")
     first.fit()
-    other = load_config(None, ["model.unet_depth=3", "model.unet_width=4", "train.device=cpu"])
+    other = load_config(None, ["model.unet_depth=3", "model.unet_width=4", "train.device=cpu", "train.batch_size=4"])
     with pytest.raises(ValueError, match="different model config"):
         Trainer(other, PatchList(), None, tmp_path / "b").load_checkpoint(first.checkpoint_path)
+    wider = tiny_config(tmp_path, epochs=1)
+    wider.critic.width = 3
+    with pytest.raises(ValueError, match=r"a critic of width 2; this run's critic.width is 3"):
+        read_checkpoint(first.checkpoint_path, wider)
     with pytest.raises(FileNotFoundError):
         first.load_checkpoint(tmp_path / "nope.pt")
 
@@ -160,5 +167,22 @@ def test_critic_input_is_scaled_noise_and_clean_over_256(tmp_path):
 def test_critic_noise_scale_must_be_positive():
     from nmflowgan_aug.training.config import ConfigError
 
-    with pytest.raises(ConfigError, match=r"critic.noise_scale must be positive, got -1.0"):
+    with pytest.raises(ConfigError, match=r"critic.noise_scale must be a finite number > 0, got -1.0"):
         load_config(None, ["critic.noise_scale=-1"])
+
+
+def test_time_budget_counts_over_resumes(tmp_path):
+    """A run stopped by train.max_minutes trains no further epoch when resumed with the same budget."""
+    data = PatchList()
+    tiny = dict(epochs=3, steps_per_epoch=1, critic_steps=1)
+    first = Trainer(tiny_config(tmp_path, max_minutes=1e-6, **tiny), data, None, tmp_path / "a")
+    first.fit()
+    assert first.state.epoch == 1 and first.state.seconds > 0  # the budget ended the run after one epoch
+    assert torch.load(first.checkpoint_path, weights_only=True)["seconds"] == first.state.seconds
+    resumed = Trainer(tiny_config(tmp_path, max_minutes=1e-6, **tiny), data, None, tmp_path / "a")
+    resumed.load_checkpoint(first.checkpoint_path)
+    assert resumed.fit() == first.history and resumed.state.epoch == 1
+    more = Trainer(tiny_config(tmp_path, max_minutes=60, **tiny), data, None, tmp_path / "a")
+    more.load_checkpoint(first.checkpoint_path)
+    more.fit()
+    assert more.state.epoch == 3 and more.state.seconds > first.state.seconds

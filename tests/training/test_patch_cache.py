@@ -7,14 +7,15 @@ import json
 import logging
 import shutil
 
+import h5py
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from nmflowgan_aug.data.hdf5_patches import PatchDataset
-from nmflowgan_aug.training.config import DataConfig, DataSourceConfig
-from nmflowgan_aug.training.patch_cache import CACHE_RECORD, build_patch_set
+from nmflowgan_aug.training.config import ConfigError, DataConfig, DataSourceConfig
+from nmflowgan_aug.training.patch_cache import CACHE_RECORD, plan_patch_set
 from nmflowgan_aug.vocab import ConditionVocabulary
 
 VOCAB = ConditionVocabulary(("IP", "GP"), (100, 800))
@@ -33,15 +34,19 @@ def manifest(tmp_path):
     return root / "pairs.csv"
 
 
-def _build(source, cache, reuse=False, **data):
+def _plan(source, cache, reuse=False, vocabulary=VOCAB, **data):
     config = DataConfig(train=source, **{"patch_size": 16, "stride": 16, "augment": False, **data})
-    return build_patch_set(source, config, VOCAB, cache, "train", reuse)
+    return plan_patch_set(source, config, vocabulary, cache, "train", reuse)
+
+
+def _build(source, cache, reuse=False, **data):
+    return _plan(source, cache, reuse, **data).build()
 
 
 def test_resume_reuses_the_cut_without_reading_the_data_again(manifest, tmp_path):
     source, cache = DataSourceConfig(path=str(manifest)), tmp_path / "run" / "patches"
     first = _build(source, cache)
-    assert first.lengths == [4, 4] and first.conditions() == {(1, 800): 4, (0, 100): 4}
+    assert first.lengths == [4, 4] and first.conditions() == {("GP", 800): 4, ("IP", 100): 4}
     record = json.loads((cache / "train" / CACHE_RECORD).read_text())
     assert record["files"] == [f.name for f in first.files]
     assert record["source"]["stride"] == 16 and record["source"]["cameras"] == ["IP", "GP"]
@@ -87,3 +92,70 @@ def test_a_folder_of_patch_files_is_used_as_it_is(manifest, tmp_path):
     ds = _build(DataSourceConfig(path=str(tmp_path / "prepared" / "train")), tmp_path / "run", reuse=True)
     assert isinstance(ds, PatchDataset) and ds.files == prepared.files
     assert not (tmp_path / "run").exists()
+
+
+def test_planning_writes_nothing_and_a_failed_cut_leaves_no_folder(manifest, tmp_path):
+    source, cache = DataSourceConfig(path=str(manifest)), tmp_path / "run" / "patches"
+    plan = _plan(source, cache)
+    assert plan.dataset is None and [p.name for p in plan.pairs] == ["a", "b"] and not (tmp_path / "run").exists()
+    (manifest.parent / "b" / "noisy.png").unlink()  # the cut fails on the second pair
+    with pytest.raises(FileNotFoundError, match="b/noisy.png"):
+        plan.build()
+    assert list(cache.iterdir()) == []  # neither a partial cut nor a temporary folder
+
+
+@pytest.mark.parametrize(
+    "csv, vocabulary, message",
+    [
+        ("id,camera,iso\na,GP,800\nb,S6,100\n", VOCAB, r"pair 'b' of .*pairs.csv: camera 'S6' is not one of the "
+         r"model's cameras \['IP', 'GP'\]"),
+        ("id,camera,iso\na,GP,800\nb,IP,400\n", VOCAB, r"pair 'b' of .*pairs.csv: ISO 400 is not one of the model's "
+         r"ISOs \[100, 800\]"),
+    ],
+)
+def test_pairs_outside_the_vocabulary_are_refused_before_cutting(manifest, tmp_path, csv, vocabulary, message):
+    manifest.write_text(csv)
+    with pytest.raises(ValueError, match=message):
+        _plan(DataSourceConfig(path=str(manifest)), tmp_path / "patches", vocabulary=vocabulary)
+    assert not (tmp_path / "patches").exists()
+
+
+def test_ids_and_scenes_must_be_in_the_data(manifest, tmp_path):
+    with pytest.raises(ValueError, match=r"ids \['c'\] are not in .*pairs.csv; its ids: \['a', 'b'\]"):
+        _plan(DataSourceConfig(path=str(manifest), ids=["a", "c"]), tmp_path)
+    with pytest.raises(ValueError, match=r"scenes \[54\] are not in .*pairs.csv; its scene instances: \[\]"):
+        _plan(DataSourceConfig(path=str(manifest), scenes=[54]), tmp_path)
+
+
+def test_a_folder_of_patch_files_is_checked_against_the_model(manifest, tmp_path):
+    """Patch files are labelled by camera name: SIDD patches are refused by a model of simulated cameras
+    (not trained as the camera whose code they happen to store)."""
+    _build(DataSourceConfig(path=str(manifest)), tmp_path / "prepared")
+    folder = DataSourceConfig(path=str(tmp_path / "prepared" / "train"))
+    simulated = ConditionVocabulary(("SimCam-A", "SimCam-B"), (100, 800))
+    with pytest.raises(ValueError, match=r"0000_a.hdf5: camera 'GP' is not one of the model's cameras \['SimCam-A'"):
+        _plan(folder, tmp_path / "run", vocabulary=simulated)
+    with pytest.raises(ValueError, match=r"hold 16×16 patches; data.patch_size is 96"):
+        _plan(folder, tmp_path / "run", patch_size=96)
+    with pytest.raises(ConfigError, match=r"camera_table names the camera codes of patch files, but .*pairs.csv is not"):
+        _plan(DataSourceConfig(path=str(manifest), camera_table=["IP", "GP"]), tmp_path / "run")
+    for path in (tmp_path / "prepared" / "train").glob("*.hdf5"):  # as written by the official code
+        with h5py.File(path, "r+") as f:
+            del f["config"].attrs["camera-name"]
+    with pytest.raises(ValueError, match=r"stores only the camera code \(smartphone-code=1"):
+        _plan(folder, tmp_path / "run")
+    official = DataSourceConfig(path=folder.path, camera_table=["IP", "GP", "S6", "N6", "G4"])
+    assert _plan(official, tmp_path / "run").dataset.conditions() == {("GP", 800): 4, ("IP", 100): 4}
+    assert not (tmp_path / "run").exists()
+
+
+def test_scenes_select_the_files_of_a_patch_folder(manifest, tmp_path):
+    manifest.write_text("id,camera,iso,scene_instance\na,GP,800,0054_003_GP_00800_00160_5500_N\n"
+                        "b,IP,100,0004_001_IP_00100_00060_4400_L\n")  # fmt: skip
+    _build(DataSourceConfig(path=str(manifest)), tmp_path / "prepared")
+    folder = str(tmp_path / "prepared" / "train")
+    assert _plan(DataSourceConfig(path=folder, scenes=[4]), tmp_path / "run").dataset.cameras == ["IP"]
+    with pytest.raises(ValueError, match=r"scenes \[7\] are not in the patch files of .*; their scene instances: \[4, 54\]"):
+        _plan(DataSourceConfig(path=folder, scenes=[4, 7]), tmp_path / "run")
+    with pytest.raises(ConfigError, match=r"ids select rows of a pairs manifest, but .* is a folder of patch files"):
+        _plan(DataSourceConfig(path=folder, ids=["a"]), tmp_path / "run")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from basicsr.models.sr_model import SRModel
 from basicsr.utils.registry import MODEL_REGISTRY
@@ -10,13 +12,16 @@ from ...condition_sampler import ConditionSampler
 from ...functional import add_camera_noise
 from ...pretrained import DEFAULT_MODEL
 from ...pretrained._loading import frozen_model
-from ...srgb import quantize_8bit
+from ...vocab import ConditionVocabulary
 from ._compat import register_once
+from .gt_dataset import UNKNOWN_CAMERA, UNKNOWN_ISO
 
 __all__ = ["NMFlowGANDenoiseModel"]
 
-_SAMPLER_KEYS = {"cameras": "cameras", "isos": "isos", "iso_range": "iso_range", "camera_weights": "weights"}
-_OPTION_KEYS = {"model", "quantize", *_SAMPLER_KEYS}
+_SAMPLER_KEYS = {
+    "cameras": "cameras", "isos": "isos", "iso_range": "iso_range", "camera_weights": "weights", "strength": "strength"
+}
+_OPTION_KEYS = {"model", "quantize", "clip", *_SAMPLER_KEYS}
 
 
 @register_once(MODEL_REGISTRY)
@@ -26,17 +31,23 @@ class NMFlowGANDenoiseModel(SRModel):
     Top-level option block ``nmflowgan`` (all optional):
         model (str): shipped name (default ``sidd``) or folder written by ``NMFlowGAN.save_pretrained``.
         quantize (bool): round the noisy input to 8-bit levels like a real sRGB capture (default true).
-        cameras, isos, iso_range, camera_weights: distribution of camera/ISO for batches without
-            ``camera``/``iso`` entries (see :class:`~nmflowgan_aug.condition_sampler.ConditionSampler`).
+        clip (bool): clamp ``gt`` to [0, 1] first (default true: resized crops overshoot slightly).
+        cameras, isos, iso_range, camera_weights: distribution of camera/ISO for batches or images
+            without them (see :class:`~nmflowgan_aug.condition_sampler.ConditionSampler`), e.g.
+            ``iso_range: [800, 3200]``.
+        strength: noise strength, a number (default 1) or a range ``[lo, hi]`` drawn per sample, like
+            Real-ESRGAN's ``noise_range``.
 
-    ``feed_data``: while training, a batch without ``lq`` gets ``lq = noise(gt, camera, iso)`` under
-    ``torch.no_grad()`` (``gt`` float ``(B, 3, H, W)`` in [0, 1]; ``camera``: B camera names as
+    ``feed_data``: while training, a batch without ``lq`` gets ``lq = noise(gt, camera, iso, strength)``
+    under ``torch.no_grad()`` (``gt`` float ``(B, 3, H, W)`` in [0, 1]; ``camera``: B camera names as
     ``NMFlowGANGTDataset`` emits them (or codes), mapped with the noise model's own vocabulary; ``iso``:
-    ``(B,)`` ISO values; both drawn when absent). Batches that carry ``lq`` (validation on real
-    noisy/clean pairs, e.g. ``PairedImageDataset``) are used as given.
+    ``(B,)`` ISO values). What is absent from the batch, and the rows the dataset marks unknown
+    (camera ``""``, ISO ``0``), are drawn from the distribution above. Batches that carry ``lq``
+    (validation on real noisy/clean pairs, e.g. ``PairedImageDataset``) are used as given.
 
     Raises:
-        ValueError: unknown keys in the ``nmflowgan`` block.
+        ValueError: unknown keys in the ``nmflowgan`` block, or a distribution that does not fit the
+            noise model (checked at construction).
     """
 
     def __init__(self, opt: dict) -> None:
@@ -47,7 +58,9 @@ class NMFlowGANDenoiseModel(SRModel):
             raise ValueError(f"unknown nmflowgan option(s) {unknown}; allowed: {sorted(_OPTION_KEYS)}")
         self.noise_model = frozen_model(options.get("model", DEFAULT_MODEL), self.device)
         self.noise_quantize = bool(options.get("quantize", True))
+        self.noise_clip = bool(options.get("clip", True))
         self.noise_sampler = ConditionSampler(**{v: options[k] for k, v in _SAMPLER_KEYS.items() if k in options})
+        self.noise_sampler.allowed(self.noise_model.vocabulary)  # a bad distribution fails now, not mid-training
 
     @torch.no_grad()
     def feed_data(self, data: dict) -> None:
@@ -55,7 +68,23 @@ class NMFlowGANDenoiseModel(SRModel):
             super().feed_data(data)
             return
         self.gt = data["gt"].to(self.device)
-        noisy, _, _ = add_camera_noise(
-            self.gt, data.get("camera"), data.get("iso"), model=self.noise_model, camera_iso_sampler=self.noise_sampler
-        )
-        self.lq = quantize_8bit(noisy) if self.noise_quantize else noisy
+        camera, iso = _fill_unknown(self.noise_sampler, self.noise_model.vocabulary, data.get("camera"), data.get("iso"))
+        self.lq = add_camera_noise(
+            self.gt, camera, iso, model=self.noise_model, camera_iso_sampler=self.noise_sampler,
+            quantize=self.noise_quantize, clip=self.noise_clip,
+        ).noisy
+
+
+def _fill_unknown(sampler: ConditionSampler, vocabulary: ConditionVocabulary, camera: Any, iso: Any) -> tuple[Any, Any]:
+    """Replace the rows the dataset marks unknown (camera ``""``, ISO ``0``) with one draw from ``sampler``
+    (torch's global CPU RNG; nothing is drawn when no row is unknown)."""
+    unknown_camera = isinstance(camera, (list, tuple)) and UNKNOWN_CAMERA in camera
+    unknown_iso = isinstance(iso, torch.Tensor) and bool((iso == UNKNOWN_ISO).any())
+    if not (unknown_camera or unknown_iso):
+        return camera, iso
+    drawn = sampler.sample(vocabulary, len(camera) if unknown_camera else len(iso))
+    if unknown_camera:
+        camera = [vocabulary.cameras[int(d)] if c == UNKNOWN_CAMERA else c for c, d in zip(camera, drawn.camera_codes)]
+    if unknown_iso:
+        iso = torch.where(iso.cpu() == UNKNOWN_ISO, drawn.iso_values, iso.cpu())
+    return camera, iso

@@ -11,12 +11,18 @@ import torch
 from basicsr.data.transforms import augment
 from basicsr.utils.registry import DATASET_REGISTRY
 
-from ...condition_sampler import ConditionSampler
 from ...data.sidd import _SCENE_RE, SceneName, _read_rgb, read_pairs_manifest
 from ...vocab import SIDD_VOCABULARY, ConditionVocabulary
 from ._compat import register_once
 
-__all__ = ["NMFlowGANGTDataset", "list_clean_images"]
+__all__ = ["UNKNOWN_CAMERA", "UNKNOWN_ISO", "NMFlowGANGTDataset", "list_clean_images"]
+
+#: What the dataset emits for an image without a known camera / ISO; ``NMFlowGANDenoiseModel`` draws
+#: those from the distribution of the option file's ``nmflowgan`` block (one place for it).
+UNKNOWN_CAMERA = ""
+UNKNOWN_ISO = 0
+#: Distribution keys that belong to the top-level ``nmflowgan`` block, not to the dataset.
+_MOVED_KEYS = ("iso_range", "camera_weights", "strength")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -67,30 +73,39 @@ class NMFlowGANGTDataset(torch.utils.data.Dataset):
             from SIDD scene names in the paths (e.g. ``0054_003_N6_00100_00160_5500_N``).
         meta_info_file (str, optional): instead of scanning, a CSV manifest with columns ``id``,
             ``camera``, ``iso`` and optionally ``clean`` (path relative to the CSV, default
-            ``<id>/clean.png``), e.g. ``shared/data/sidd_native/pairs.csv``; ``unknown`` fields are drawn.
+            ``<id>/clean.png``), e.g. ``shared/data/sidd_native/pairs.csv``; ``unknown`` fields stay unknown.
         meta_info_ids (list[str], optional): keep only these manifest ids.
-        cameras (list[str]): camera names this dataset may emit (default: the SIDD cameras IP, GP, S6,
-            N6, G4); known cameras outside them are refused, unknown ones are drawn from them. Names
-            are emitted, so the order does not matter (the model maps names with its own vocabulary)
-            except for ``camera_weights``.
-        isos (list[int]): ISO values this dataset may emit, increasing (default: every SIDD ISO).
-        iso_range, camera_weights: distribution of the camera/ISO drawn for images without a known
-            camera/ISO (see :class:`~nmflowgan_aug.condition_sampler.ConditionSampler`).
+        cameras (list[str]): camera names the noise model supports (default: the SIDD cameras IP, GP,
+            S6, N6, G4); images with a known camera outside them are refused at construction.
+        isos (list[int]): ISO values the noise model was trained for, increasing (default: every SIDD
+            ISO); a known ISO outside ``[isos[0], isos[-1]]`` is refused at construction.
+
+        The distribution of camera/ISO for images without them (``cameras``, ``isos``, ``iso_range``,
+        ``camera_weights``) and the noise ``strength`` are set once, in the option file's top-level
+        ``nmflowgan`` block, and drawn by ``NMFlowGANDenoiseModel``; ``iso_range``, ``camera_weights``
+        or ``strength`` here raise ValueError saying so.
         gt_size (int): crop size in pixels (train phase); use_hflip, use_rot (bool): flips/rotations.
         phase (str): ``train`` crops and augments; ``val``/``test`` return whole images.
 
     Returns per item:
-        ``gt``: float32 ``(3, H, W)`` RGB in [0, 1]; ``camera``: camera name (str, e.g. ``"GP"``);
-        ``iso``: int ISO; ``gt_path``: str. BasicSR's collation makes ``camera`` a list of B names
-        and ``iso`` a LongTensor ``(B,)``.
+        ``gt``: float32 ``(3, H, W)`` RGB in [0, 1]; ``camera``: camera name (str, e.g. ``"GP"``, or
+        :data:`UNKNOWN_CAMERA` ``""``); ``iso``: int ISO (or :data:`UNKNOWN_ISO` ``0``); ``gt_path``:
+        str. BasicSR's collation makes ``camera`` a list of B names and ``iso`` a LongTensor ``(B,)``.
 
     Raises:
-        ValueError: an image whose known camera/ISO is not in ``cameras``/``isos`` (at construction),
-            an image smaller than ``gt_size`` or not 8-bit RGB (when read).
+        ValueError: an image whose known camera/ISO is not in ``cameras``/``isos``, or distribution keys
+            that belong to the ``nmflowgan`` block (at construction); an image smaller than ``gt_size``
+            or not 8-bit RGB (when read).
     """
 
     def __init__(self, opt: dict) -> None:
         super().__init__()
+        moved = [key for key in _MOVED_KEYS if key in opt]
+        if moved:
+            raise ValueError(
+                f"dataset option(s) {moved} belong to the top-level 'nmflowgan' block of the option file (one camera/ISO/"
+                "strength distribution, drawn by NMFlowGANDenoiseModel for images without camera/ISO); move them there"
+            )
         self.opt = opt
         if opt.get("meta_info_file"):
             records = read_pairs_manifest(opt["meta_info_file"], opt.get("meta_info_ids"))
@@ -101,8 +116,6 @@ class NMFlowGANGTDataset(torch.utils.data.Dataset):
         self.vocabulary = ConditionVocabulary(
             opt.get("cameras", base.cameras), opt.get("isos", base.isos), base.iso_encoding
         )
-        self.sampler = ConditionSampler(iso_range=opt.get("iso_range"), weights=opt.get("camera_weights"))
-        self.sampler.allowed(self.vocabulary)  # fail early on a bad distribution
         for path, camera, iso in self.entries:
             try:
                 self.vocabulary.camera_codes(camera or self.vocabulary.cameras[0], 1)
@@ -111,14 +124,6 @@ class NMFlowGANGTDataset(torch.utils.data.Dataset):
                 raise ValueError(
                     f"{path}: {err}; set the dataset's cameras/isos to conditions the noise model supports"
                 ) from err
-
-    def _conditions(self, camera: str | None, iso: int | None) -> tuple[str, int]:
-        """Camera name and ISO, drawn from :attr:`sampler` where unknown."""
-        if camera is None or iso is None:
-            drawn = self.sampler.sample(self.vocabulary, 1)
-            camera = self.vocabulary.cameras[int(drawn.camera_codes[0])] if camera is None else camera
-            iso = int(drawn.iso_values[0]) if iso is None else iso
-        return camera, iso
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -129,9 +134,9 @@ class NMFlowGANGTDataset(torch.utils.data.Dataset):
         if self.opt.get("phase", "train") == "train":
             img = _random_crop(img, int(self.opt["gt_size"]), path)
             img = augment(img, self.opt.get("use_hflip", True), self.opt.get("use_rot", True))
-        camera, iso = self._conditions(camera, iso)
         gt = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float() / 255
-        return {"gt": gt, "camera": camera, "iso": iso, "gt_path": str(path)}
+        camera = UNKNOWN_CAMERA if camera is None else camera
+        return {"gt": gt, "camera": camera, "iso": UNKNOWN_ISO if iso is None else int(iso), "gt_path": str(path)}
 
 
 def _random_crop(img: np.ndarray, size: int, path: Path) -> np.ndarray:

@@ -1,0 +1,43 @@
+"""Any ISO in the trained range (issue 12 item 2): the shipped log-ISO model's noise rises smoothly and
+monotonically with ISO between trained values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from nmflowgan_aug import NMFlowGAN, list_pretrained
+from nmflowgan_aug.iso_sweep import fine_iso_grid, noise_std_by_iso, plot_iso_sweep
+
+pytestmark = pytest.mark.skipif("sidd" not in list_pretrained(), reason="shipped 'sidd' weights not installed")
+
+
+@pytest.fixture(scope="module")
+def shipped() -> NMFlowGAN:
+    return NMFlowGAN.from_pretrained("sidd")
+
+
+def test_fine_grid_covers_the_trained_range_with_values_between(shipped):
+    grid = fine_iso_grid(shipped)
+    assert grid[0] == 50 and grid[-1] == 10000 and set(shipped.vocabulary.isos) <= set(grid)
+    assert max(math.log2(b / a) for a, b in zip(grid, grid[1:])) < 0.3  # about 1/4 octave apart (whole ISOs)
+
+
+@pytest.mark.parametrize("camera", ["IP", "GP", "S6", "N6", "G4"])
+def test_noise_std_rises_smoothly_and_monotonically_with_iso(shipped, camera, one_thread):
+    grid = fine_iso_grid(shipped)
+    std = noise_std_by_iso(shipped, camera, grid, size=32)
+    slopes = torch.diff(std.log()) / torch.diff(torch.tensor(grid, dtype=torch.float32).log())
+    assert (slopes > 0).all(), f"{camera}: noise std falls between ISO values: {list(zip(grid, std.tolist()))}"
+    assert float(slopes.max()) < 1.0  # at most proportional to ISO: no jump between trained values
+    assert float(torch.diff(slopes).abs().max()) < 0.3, f"{camera}: the ISO curve bends abruptly: {slopes.tolist()}"
+    between = [i for i in grid if i not in shipped.vocabulary.isos]
+    assert between and all(math.isfinite(s) for s in std.tolist())
+
+
+def test_plot_is_written(shipped, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = plot_iso_sweep(shipped, tmp_path / "iso.png", size=16)
+    assert path.stat().st_size > 10_000 and path.read_bytes()[:4] == b"\x89PNG"
