@@ -93,24 +93,54 @@ class NoiseFlow(nn.Module):
         return self.pre_bijectors[0]
 
     def forward(
-        self, noisy_levels: torch.Tensor, cond: FlowCondition, generator: torch.Generator | None = None
+        self,
+        noisy_levels: torch.Tensor,
+        cond: FlowCondition,
+        generator: torch.Generator | None = None,
+        resampled: torch.Tensor | None = None,
+        resampled_layer: nn.Module | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Map integer noisy levels ``(B, 3, H, W)`` (values 0..2**num_bits − 1) to ``z``.
+
+        Args:
+            noisy_levels: the noisy image in levels (float tensor of integers).
+            cond: the condition (dequantized clean image, condition vector, CL2 row).
+            generator: for the dequantization noise.
+            resampled: optional bool ``(B,)``: samples whose noise was resized (training only). For them
+                ``resampled_layer`` (a :class:`~nmflowgan_aug.model.flow_layers.ResampledNoiseScale`) takes
+                the place of the spatial-correlation layer (or is appended when the flow has none).
+            resampled_layer: required with ``resampled``.
 
         Returns:
             ``z`` of the same shape and the total log-det ``(B,)`` including the dequantization term.
         """
         x, log_det = self.dequantize(noisy_levels, generator)
-        for layer in self.bijectors:
+        spatial = self.spatial
+        for layer in self.bijectors[:-1] if spatial is not None else self.bijectors:
             x, ld = layer(x, cond)
             log_det = log_det + ld
-        return x, log_det
+        z, ld = spatial(x, cond) if spatial is not None else (x, torch.zeros_like(log_det))
+        if resampled is not None:
+            if resampled_layer is None:
+                raise ValueError("resampled samples need a resampled_layer (a ResampledNoiseScale)")
+            z_resampled, ld_resampled = resampled_layer(x, cond)
+            z = torch.where(resampled[:, None, None, None], z_resampled, z)
+            ld = torch.where(resampled, ld_resampled, ld)
+        return z, log_det + ld
 
     def latent_and_log_prob(
-        self, noisy_levels: torch.Tensor, cond: FlowCondition, generator: torch.Generator | None = None
+        self,
+        noisy_levels: torch.Tensor,
+        cond: FlowCondition,
+        generator: torch.Generator | None = None,
+        resampled: torch.Tensor | None = None,
+        resampled_layer: nn.Module | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The latent ``z`` ``(B, 3, H, W)`` and :meth:`log_prob` ``(B,)`` from one pass (training logs both)."""
-        z, log_det = self(noisy_levels, cond, generator)
+        """The latent ``z`` ``(B, 3, H, W)`` and :meth:`log_prob` ``(B,)`` from one pass (training logs both).
+
+        ``resampled`` and ``resampled_layer``: see :meth:`forward`.
+        """
+        z, log_det = self(noisy_levels, cond, generator, resampled, resampled_layer)
         return z, standard_normal_log_prob(z) + log_det
 
     def log_prob(

@@ -27,6 +27,7 @@ __all__ = [
     "MetaEncoder",
     "NoiseExtraction",
     "PointwiseNet",
+    "ResampledNoiseScale",
     "SignalDependentLinear",
     "StructureAwareLinear",
     "StructureEncoder",
@@ -158,6 +159,26 @@ class LinearNoiseExtraction(nn.Module):
 
     def inverse(self, n: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
         return linear_rgb_to_rgb(n + rgb_to_linear_rgb(cond.clean))
+
+
+class ResampledNoiseScale(ConditionalAffine):
+    """Latent-side layer for training images whose noise was resized: ``z = u · exp(−s)``, one ``s`` per channel.
+
+    Resizing a noisy image (e.g. the 256×256 SIDD-Small copies, made with bilinear interpolation from
+    full frames) averages neighbouring noise values: it removes the spatial correlation of the noise and
+    lowers its level (to about 0.83× native in SIDD-Small). Patches of such images are still informative
+    about how the noise level changes with intensity, camera and ISO, so the trainer passes them through
+    the pixel-wise layers and then through this layer instead of the flow's
+    :class:`~nmflowgan_aug.model.spatial.SpatialCorrelation` layer. ``s`` is learned with the flow (it
+    starts at 0) and is not part of the noise model: it describes the resized data.
+    """
+
+    def __init__(self, channels: int = 3) -> None:
+        super().__init__()
+        self.log_scale = nn.Parameter(torch.zeros(channels))
+
+    def affine_params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        return -self.log_scale[None, :, None, None], torch.zeros((), device=self.log_scale.device)
 
 
 class _ResidualBlock(nn.Module):

@@ -61,7 +61,7 @@ def test_from_dict_rejects_unknown_keys():
 @pytest.mark.parametrize(
     "doc, message",
     [
-        ({"unet_depth": "four"}, r"unet_depth must be an int >= 1, got 'four'"),
+        ({"unet_depth": "four"}, r"unet_depth must be an int >= 0, got 'four'"),
         ({"isos": "100"}, r"isos must be a sequence of ISO values \(int\), got '100'"),
         ({"cameras": ["IP", None]}, r"cameras must be a sequence of camera names \(str\), got None"),
         (["unet_depth", 4], r"a model config must be a mapping of keys to values, got \['unet_depth', 4\]"),
