@@ -16,15 +16,18 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import torch
+from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
 from torch import nn
 
 __all__ = [
     "ConditionalAffine",
     "ConditionalLinearTable",
     "FlowCondition",
+    "LinearNoiseExtraction",
     "MetaEncoder",
     "NoiseExtraction",
     "PointwiseNet",
+    "ResampledNoiseScale",
     "SignalDependentLinear",
     "StructureAwareLinear",
     "StructureEncoder",
@@ -124,6 +127,58 @@ class NoiseExtraction(nn.Module):
 
     def inverse(self, n: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
         return n + cond.clean
+
+
+def srgb_to_linear_log_derivative(x: torch.Tensor) -> torch.Tensor:
+    """``log d/dx`` of the sRGB decoding function (IEC 61966-2-1; :func:`kornia.color.rgb_to_linear_rgb`).
+
+    ``f(x) = x / 12.92`` for ``x ≤ 0.04045``, else ``((x + 0.055) / 1.055) ** 2.4``; so
+    ``log f'(x) = −log 12.92`` on the linear segment and ``log(2.4 / 1.055) + 1.4·log((x + 0.055) / 1.055)``
+    above it. Elementwise, any shape.
+    """
+    power = math.log(2.4 / 1.055) + 1.4 * torch.log((x.clamp_min(0.04045) + 0.055) / 1.055)
+    return torch.where(x <= 0.04045, torch.full_like(x, -math.log(12.92)), power)
+
+
+class LinearNoiseExtraction(nn.Module):
+    """NE in linear light: ``n = f(x_noisy) − f(clean)`` with ``f`` the sRGB decoding function.
+
+    The SIDD sRGB images were rendered from raw with a gamma (sRGB) curve and no tone mapping, so noise
+    that is symmetric in linear light, where the sensor adds it and the demosaicing and colour matrix mix
+    it, becomes skewed in sRGB (measured skewness of real SIDD noise −0.5 to −0.75 per channel at high
+    ISO); the pixel-wise flow, a heteroscedastic Gaussian (reference §1.5), cannot produce that skew in
+    the sRGB domain but does so in linear light. Elementwise and monotone, so
+    ``log_det = Σ log f'(x_noisy)`` over (C, H, W); the inverse is ``f⁻¹(n + f(clean))``, which extends
+    linearly below 0 and by the power law above 1 (values outside [0, 1] are clipped when quantized).
+    Uses :func:`kornia.color.rgb_to_linear_rgb` and :func:`kornia.color.linear_rgb_to_rgb` for ``f`` and ``f⁻¹``.
+    """
+
+    def forward(self, x: torch.Tensor, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        n = rgb_to_linear_rgb(x) - rgb_to_linear_rgb(cond.clean)
+        return n, srgb_to_linear_log_derivative(x).flatten(1).sum(1)
+
+    def inverse(self, n: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
+        return linear_rgb_to_rgb(n + rgb_to_linear_rgb(cond.clean))
+
+
+class ResampledNoiseScale(ConditionalAffine):
+    """Latent-side layer for training images whose noise was resized: ``z = u · exp(−s)``, one ``s`` per channel.
+
+    Resizing a noisy image (e.g. the 256×256 SIDD-Small copies, made with bilinear interpolation from
+    full frames) averages neighbouring noise values: it removes the spatial correlation of the noise and
+    lowers its level (to about 0.83× native in SIDD-Small). Patches of such images are still informative
+    about how the noise level changes with intensity, camera and ISO, so the trainer passes them through
+    the pixel-wise layers and then through this layer instead of the flow's
+    :class:`~nmflowgan_aug.model.spatial.SpatialCorrelation` layer. ``s`` is learned with the flow (it
+    starts at 0) and is not part of the noise model: it describes the resized data.
+    """
+
+    def __init__(self, channels: int = 3) -> None:
+        super().__init__()
+        self.log_scale = nn.Parameter(torch.zeros(channels))
+
+    def affine_params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        return -self.log_scale[None, :, None, None], torch.zeros((), device=self.log_scale.device)
 
 
 class _ResidualBlock(nn.Module):

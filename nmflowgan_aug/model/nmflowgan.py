@@ -22,7 +22,7 @@ from ..srgb import check_same_shape, check_srgb_batch
 from ..vocab import CameraLike, Conditions, IsoLike
 from .config import NMFlowGANConfig
 from .flow import NoiseFlow
-from .flow_layers import FlowCondition
+from .flow_layers import ConditionalLinearTable, FlowCondition
 from .unet import UNet
 
 __all__ = ["NMFlowGAN", "NMFlowGANConfig"]
@@ -54,10 +54,13 @@ class NMFlowGAN(nn.Module):
         self.config = config or NMFlowGANConfig()
         self.vocabulary = self.config.vocabulary
         v = self.vocabulary
+        c = self.config
         self.flow = NoiseFlow(
-            v.meta_features, v.table_rows, self.config.num_bits, self.config.flow_features, v.iso_encoding == "log"
-        )
-        self.unet = UNet(3, self.config.unet_depth, self.config.unet_width)
+            v.meta_features, v.table_rows, c.num_bits, c.flow_features, v.iso_encoding == "log",
+            noise_domain=c.noise_domain, spatial_kernel=c.spatial_kernel,
+        )  # fmt: skip
+        #: The GAN-trained spatial-correlation network, or ``None`` (``unet_depth=0``: the flow alone).
+        self.unet = UNet(3, c.unet_depth, c.unet_width) if c.unet_depth > 0 else None
         # Channels-last (NHWC) weights and activations let oneDNN use its NHWC kernels: sampling the
         # shipped model on 2 CPU cores went from 5.2 to 6.9-7.6 img/s (batch 16, 256², fp32, same process).
         self.to(memory_format=torch.channels_last)
@@ -178,7 +181,7 @@ class NMFlowGAN(nn.Module):
         (8-bit levels, ``(B, 3, H, W)``) covering the training conditions.
         """
         meta, row = self.vocabulary.encode(camera_codes, iso_values)
-        last = self.flow.bijectors[-1]
+        last = [layer for layer in self.flow.bijectors if isinstance(layer, ConditionalLinearTable)][-1]
         cond = self.condition(clean_levels, camera_codes, iso_values)
 
         def latent(levels: torch.Tensor) -> torch.Tensor:  # same dequantization draw for every call
@@ -194,8 +197,8 @@ class NMFlowGAN(nn.Module):
             per_row = (onehot.T @ log_std) / counts.clamp_min(1)[:, None]
             per_row[counts == 0] = log_std.mean(0)
             last.log_scale -= per_row
-        # With the log-ISO encoding row 0 is the ISO slope; the camera rows carry the offset.
-        rows = slice(None) if row is not None else slice(1, None)
+        # One-hot: every row is an offset; log encodings: only the camera rows carry the offset.
+        rows = slice(None) if row is not None else self.vocabulary.offset_features
         last.bias[rows] -= latent(noisy_levels).mean((0, 2, 3))
 
     def nll_bits_per_dim(
@@ -255,6 +258,8 @@ class NMFlowGAN(nn.Module):
         device_type = clean.device.type
         with torch.no_grad(), torch.autocast(device_type, enabled=False):
             noisy_flow = self.sample_pixelwise_levels(clean_levels, camera_codes, iso_values, generator)
+        if self.unet is None:
+            return noisy_flow.to(clean_scaled.dtype)  # integer levels in [0, 255]; gradients reach nothing
         noise = self.add_spatial_correlation(noisy_flow - clean_levels).to(clean_scaled.dtype)
         if strength is not None:
             noise = noise * strength.to(noise.dtype).view(-1, 1, 1, 1)

@@ -78,16 +78,26 @@ class DataSourceConfig:
             of patch files: in their ``scene-instance-number`` attributes).
         camera_table: for a folder of HDF5 patch files without camera names (written by the official
             NM-FlowGAN code): the camera name of each ``smartphone-code``, e.g. ``[IP, GP, S6, N6, G4]``.
+        resampled: the images were resized after capture (e.g. the 256×256 SIDD-Small copies in
+            ``../shared/data/sidd_small_256``), so their noise lost its spatial correlation and part of its
+            level. Their patches train the pixel-wise flow through a per-channel noise scale learned for all
+            resampled sources together, in place of the flow's spatial-correlation layer; they still teach the
+            noise level's trend over intensity, camera and ISO. Training sources only.
+        weight: share of the training batches drawn from this source, relative to the other training
+            sources (with one source: ignored). Training sources only.
     """
 
     path: str = "embedded"
     ids: Optional[list[str]] = None
     scenes: Optional[list[int]] = None
     camera_table: Optional[list[str]] = None
+    resampled: bool = False
+    weight: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.path:
             raise ConfigError("data path must be 'embedded' or a path, got ''")
+        _check_number(self.weight, "data source weight")
         table = self.camera_table
         if table is not None and (not table or len(set(table)) != len(table) or not all(table)):
             raise ConfigError(f"camera_table must list unique, non-empty camera names, got {table!r}")
@@ -95,16 +105,31 @@ class DataSourceConfig:
 
 @dataclass
 class DataConfig:
-    """Training and validation data, cut into patches (official: 96×96, stride 48)."""
+    """Training and validation data, cut into patches (official: 96×96, stride 48).
+
+    Attributes:
+        train: the training source.
+        extra_train: more training sources, mixed into the batches by their ``weight`` (for example
+            resized SIDD-Small images, ``resampled: true``, beside native crops).
+        val: the validation source (patches of native images: ``resampled`` is not allowed).
+    """
 
     train: DataSourceConfig = field(default_factory=DataSourceConfig)
+    extra_train: list[DataSourceConfig] = field(default_factory=list)
     val: Optional[DataSourceConfig] = None
     patch_size: int = 96
     stride: int = 48
     augment: bool = True
     num_workers: int = 0
 
+    @property
+    def train_sources(self) -> list[DataSourceConfig]:
+        """``train`` followed by ``extra_train``."""
+        return [self.train, *self.extra_train]
+
     def __post_init__(self) -> None:
+        if self.val is not None and self.val.resampled:
+            raise ConfigError("data.val.resampled must be false: validation scores the model on native noise")
         _check_int(self.patch_size, "data.patch_size", 2)
         _check_int(self.stride, "data.stride", 1)
         _check_int(self.num_workers, "data.num_workers", 0)
@@ -183,9 +208,9 @@ class TrainingConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        if self.data.patch_size != Critic96.size:
+        if self.model.unet_depth > 0 and self.data.patch_size != Critic96.size:
             raise ConfigError(
-                f"data.patch_size must be {Critic96.size} for training (the critic takes "
+                f"data.patch_size must be {Critic96.size} for training a model with a U-Net (the critic takes "
                 f"{Critic96.size}×{Critic96.size} patches), got {self.data.patch_size}"
             )
 
@@ -306,7 +331,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"{path} must hold a mapping at top level")
         base = path.resolve().parent
     config = _from_dict(TrainingConfig, apply_overrides(data, overrides or []))
-    for source in (config.data.train, config.data.val):
+    for source in (*config.data.train_sources, config.data.val):
         if source is not None and source.path != "embedded" and not Path(source.path).is_absolute():
             source.path = str((base / source.path).resolve())
     return config

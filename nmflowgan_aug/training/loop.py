@@ -2,7 +2,10 @@
 
 Each iteration takes one critic step; every ``critic_steps``-th iteration also takes a generator step
 (NLL + adversarial loss). With ``nll_every_step`` the flow's NLL step is taken on every iteration (the
-official code updates the flow only on generator iterations). Checkpoints are written atomically after
+official code updates the flow only on generator iterations). A model without a U-Net
+(``model.unet_depth: 0``) has no adversarial stage: every iteration is one NLL step of the flow, and
+there is no critic. Training patches of resampled sources (``data.*.resampled``) reach the likelihood
+through a :class:`~nmflowgan_aug.model.flow_layers.ResampledNoiseScale` owned by the trainer. Checkpoints are written atomically after
 every epoch and hold everything needed to resume exactly, including the training time so far, so that
 ``train.max_minutes`` is one budget for the whole run however often it is resumed.
 """
@@ -24,17 +27,20 @@ from tqdm.auto import tqdm
 from .._io import atomic_write
 from ..devices import resolve_device
 from ..model import Critic96, NMFlowGAN, critic_loss, generator_loss
+from ..model.flow_layers import ResampledNoiseScale
 from .config import TrainingConfig
 from .evaluation import evaluate_patches
+from .sources import TrainingPatches
 
 __all__ = ["CHECKPOINT_VERSION", "TrainState", "Trainer", "read_checkpoint"]
 
 log = logging.getLogger(__name__)
 #: Format of ``checkpoints/last.pt``. 2: only tensors and plain containers (read with ``weights_only=True``);
-#: 3: also the training time so far (``seconds``).
-CHECKPOINT_VERSION = 3
-_CHECKPOINT_KEYS = ("version", "config", "model", "critic", "opt_g", "opt_c", "sched_g", "sched_c", "epoch", "step",
-                    "seconds", "history", "rng")  # fmt: skip
+#: 3: also the training time so far (``seconds``); 4: ``resampled`` (the scale of resampled sources, or
+#: ``None``), and ``critic``/``opt_c``/``sched_c`` are ``None`` for a model without a U-Net.
+CHECKPOINT_VERSION = 4
+_CHECKPOINT_KEYS = ("version", "config", "model", "critic", "resampled", "opt_g", "opt_c", "sched_g", "sched_c",
+                    "epoch", "step", "seconds", "history", "rng")  # fmt: skip
 
 
 @dataclass
@@ -68,6 +74,11 @@ def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _state(part) -> dict | None:
+    """``part.state_dict()``, or ``None`` for a part this run does not have."""
+    return None if part is None else part.state_dict()
 
 
 def read_checkpoint(path: Path, config: TrainingConfig) -> dict:
@@ -105,7 +116,7 @@ def read_checkpoint(path: Path, config: TrainingConfig) -> dict:
     if saved != ours:
         raise ValueError(f"checkpoint {path} was trained with a different model config: {saved} (this run: {ours})")
     saved_width, width = ckpt["config"]["critic"]["width"], config.critic.width
-    if saved_width != width:
+    if config.model.unet_depth > 0 and saved_width != width:
         raise ValueError(f"checkpoint {path} has a critic of width {saved_width}; this run's critic.width is {width}")
     return ckpt
 
@@ -115,7 +126,8 @@ class Trainer:
 
     Args:
         config: the resolved training configuration.
-        train_set: 96×96 patch dataset (``PatchDataset``).
+        train_set: patch dataset (a ``PatchDataset``, or :class:`~nmflowgan_aug.training.sources.TrainingPatches`
+            for several sources; it must be one when a source is resampled).
         val_set: optional validation patch dataset, evaluated after every epoch (NLL, KLD, AKLD).
         run_dir: where checkpoints go (``run_dir/checkpoints/last.pt``).
 
@@ -136,16 +148,24 @@ class Trainer:
         np.random.seed(config.train.seed % 2**32)
         random.seed(config.train.seed)
         self.model = NMFlowGAN(config.model).to(self.device)
-        self.critic = Critic96(6, config.critic.width).to(self.device)
+        #: Whether there is a U-Net, hence a critic and an adversarial stage.
+        self.adversarial = self.model.unet is not None
+        self.critic = Critic96(6, config.critic.width).to(self.device) if self.adversarial else None
+        #: The noise scale of resampled training sources (``None`` when there are none).
+        self.resampled_layer = (
+            ResampledNoiseScale().to(self.device) if any(s.resampled for s in config.data.train_sources) else None
+        )
         t = config.train
-        groups = [
-            {"params": self.model.flow.parameters(), "lr": t.flow_lr or t.lr},
-            {"params": self.model.unet.parameters()},
-        ]
+        flow_params = [*self.model.flow.parameters(), *(self.resampled_layer.parameters() if self.resampled_layer else [])]
+        groups = [{"params": flow_params, "lr": t.flow_lr or t.lr}]
+        if self.adversarial:
+            groups.append({"params": self.model.unet.parameters()})
         self.opt_g = torch.optim.Adam(groups, lr=t.lr, betas=tuple(t.betas))
-        self.opt_c = torch.optim.Adam(self.critic.parameters(), lr=t.lr, betas=tuple(t.betas))
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, t.lr_milestones, t.lr_gamma)
-        self.sched_c = torch.optim.lr_scheduler.MultiStepLR(self.opt_c, t.lr_milestones, t.lr_gamma)
+        self.opt_c = self.sched_c = None
+        if self.adversarial:
+            self.opt_c = torch.optim.Adam(self.critic.parameters(), lr=t.lr, betas=tuple(t.betas))
+            self.sched_c = torch.optim.lr_scheduler.MultiStepLR(self.opt_c, t.lr_milestones, t.lr_gamma)
         self.state = TrainState()
         self.history: list[dict] = []
 
@@ -160,11 +180,12 @@ class Trainer:
             "version": CHECKPOINT_VERSION,
             "config": self.config.to_dict(),
             "model": self.model.state_dict(),
-            "critic": self.critic.state_dict(),
+            "critic": _state(self.critic),
+            "resampled": _state(self.resampled_layer),
             "opt_g": self.opt_g.state_dict(),
-            "opt_c": self.opt_c.state_dict(),
+            "opt_c": _state(self.opt_c),
             "sched_g": self.sched_g.state_dict(),
-            "sched_c": self.sched_c.state_dict(),
+            "sched_c": _state(self.sched_c),
             "epoch": self.state.epoch,
             "step": self.state.step,
             "seconds": self.state.seconds,
@@ -179,9 +200,13 @@ class Trainer:
         ``load_state_dict`` moves the tensors to the run's device.
         """
         self.model.load_state_dict(ckpt["model"])
-        self.critic.load_state_dict(ckpt["critic"])
-        for name in ("opt_g", "opt_c", "sched_g", "sched_c"):
-            getattr(self, name).load_state_dict(ckpt[name])
+        for name in ("critic", "resampled_layer", "opt_g", "opt_c", "sched_g", "sched_c"):
+            part, saved = getattr(self, name), ckpt["resampled" if name == "resampled_layer" else name]
+            if (part is None) != (saved is None):
+                raise ValueError(f"the checkpoint {'has no' if saved is None else 'has a'} {name} state but this run "
+                                 f"{'needs one' if saved is None else 'has none'}")  # fmt: skip
+            if part is not None:
+                part.load_state_dict(saved)
         self.state = TrainState(ckpt["epoch"], ckpt["step"], ckpt["seconds"])
         self.history = ckpt["history"]
         _set_rng_state(ckpt["rng"])
@@ -203,6 +228,10 @@ class Trainer:
         cams = self.model.vocabulary.camera_codes(batch["camera"], clean.shape[0], self.device)
         isos = self.model.vocabulary.iso_values(batch["iso"], clean.shape[0], self.device)
         return clean, noisy, cams, isos
+
+    def _resampled(self, batch: dict) -> torch.Tensor | None:
+        """The batch's bool ``resampled`` flags on the device, or ``None`` when no source is resampled."""
+        return batch["resampled"].to(self.device) if self.resampled_layer is not None else None
 
     def _critic_input(self, noisy_levels: torch.Tensor, clean_levels: torch.Tensor) -> torch.Tensor:
         """``concat(noise · critic.noise_scale, clean) / 256`` (reference §2.3, where the factor is 1)."""
@@ -229,7 +258,7 @@ class Trainer:
         max_level = self.model.max_level
         clean_levels, noisy_levels = torch.round(clean * max_level), torch.round(noisy * max_level)
         self.state.step += 1
-        if self.state.step <= t.flow_warmup_steps:
+        if not self.adversarial or self.state.step <= t.flow_warmup_steps:
             logs = {}
             generator_turn = False
         else:
@@ -239,7 +268,10 @@ class Trainer:
                 return logs
 
         # Generator step: NLL trains the flow, the adversarial loss trains the U-Net.
-        z, log_p = self.model.flow.latent_and_log_prob(noisy_levels, self.model.condition(clean_levels, cams, isos))
+        cond = self.model.condition(clean_levels, cams, isos)
+        z, log_p = self.model.flow.latent_and_log_prob(
+            noisy_levels, cond, resampled=self._resampled(batch), resampled_layer=self.resampled_layer
+        )
         nll = -log_p.mean()
         loss_g = t.nll_weight * nll
         if generator_turn:
@@ -268,9 +300,11 @@ class Trainer:
     def _loader(self) -> DataLoader:
         # The shuffle order depends only on (seed, epoch), so a resumed run sees the same batches.
         g = torch.Generator().manual_seed(self.config.train.seed + self.state.epoch)
+        sampler = self.train_set.sampler(g) if isinstance(self.train_set, TrainingPatches) else None
         return DataLoader(
-            self.train_set, batch_size=self.config.train.batch_size, shuffle=True, drop_last=True,
-            generator=g, num_workers=self.config.data.num_workers, pin_memory=self.device.type == "cuda",
+            self.train_set, batch_size=self.config.train.batch_size, shuffle=sampler is None, sampler=sampler,
+            drop_last=True, generator=g, num_workers=self.config.data.num_workers,
+            pin_memory=self.device.type == "cuda",
         )  # fmt: skip
 
     def _budget_spent(self) -> bool:
@@ -299,7 +333,8 @@ class Trainer:
                 break
             epoch_start = time.monotonic()
             self.model.train()
-            self.critic.train()
+            if self.critic is not None:
+                self.critic.train()
             sums: dict[str, list[float]] = {}
             bar = tqdm(self._loader(), desc=f"epoch {self.state.epoch + 1}/{t.epochs}", leave=False)
             for i, batch in enumerate(bar):
@@ -309,11 +344,12 @@ class Trainer:
                     sums.setdefault(k, []).append(v)
                 bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in sums.items()})
             self.sched_g.step()
-            with warnings.catch_warnings():
-                # During the flow-only warm-up the critic has not stepped yet; its schedule still counts
-                # epochs (milestones are epochs of the whole run), so torch's order warning is a false alarm.
-                warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
-                self.sched_c.step()
+            if self.sched_c is not None:
+                with warnings.catch_warnings():
+                    # During the flow-only warm-up the critic has not stepped yet; its schedule still counts
+                    # epochs (milestones are epochs of the whole run), so torch's order warning is a false alarm.
+                    warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+                    self.sched_c.step()
             self.state.epoch += 1
             record = {"epoch": self.state.epoch, "step": self.state.step, "lr": self.sched_g.get_last_lr()[0]}
             record.update({f"train_{k}": float(np.mean(v)) for k, v in sums.items()})

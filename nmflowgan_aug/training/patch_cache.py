@@ -36,7 +36,8 @@ CACHE_RECORD = "source.json"
 def patch_source(source: DataSourceConfig, data: DataConfig, vocabulary: ConditionVocabulary, split: str) -> dict:
     """Everything the patch files of a cut depend on, as a JSON-ready mapping."""
     return {
-        "source": asdict(source),
+        # How batches weigh a source and whether its noise was resampled do not change its patches.
+        "source": {k: v for k, v in asdict(source).items() if k not in ("weight", "resampled")},
         "split": split,
         "patch_size": data.patch_size,
         "stride": data.stride,

@@ -20,10 +20,11 @@ import yaml
 from .. import __version__
 from .._io import atomic_write, remove_stale_temporaries, write_folder
 from ..devices import resolve_device
-from .config import TrainingConfig
+from .config import DataSourceConfig, TrainingConfig
 from .figures import save_condition_grid, save_sample_grid
 from .loop import Trainer, read_checkpoint
 from .patch_cache import plan_patch_set
+from .sources import TrainingPatches
 
 __all__ = ["RUN_OUTPUTS", "check_run_folder", "run_training"]
 
@@ -60,7 +61,7 @@ def check_run_folder(run_dir: Path, resume: bool = False, overwrite: bool = Fals
 
 def _check_data_outside_outputs(config: TrainingConfig, run_dir: Path) -> None:
     """Refuse data inside the run outputs that ``overwrite`` removes."""
-    for split, source in (("train", config.data.train), ("val", config.data.val)):
+    for split, source in (*_train_splits(config), ("val", config.data.val)):
         if source is None or source.path == "embedded":
             continue
         for name in RUN_OUTPUTS:
@@ -69,6 +70,11 @@ def _check_data_outside_outputs(config: TrainingConfig, run_dir: Path) -> None:
                     f"data.{split}.path {source.path} is inside {run_dir / name}, which --overwrite removes; "
                     "move the data out of the run folder first"
                 )
+
+
+def _train_splits(config: TrainingConfig) -> list[tuple[str, DataSourceConfig]]:
+    """Patch-cache split name per training source: ``train``, then ``train_extra_1``, ``train_extra_2``, ..."""
+    return [("train", config.data.train), *((f"train_extra_{i}", s) for i, s in enumerate(config.data.extra_train, 1))]
 
 
 def _remove_run_outputs(run_dir: Path) -> None:
@@ -123,7 +129,7 @@ def run_training(config: TrainingConfig, run_dir: Path, resume: Path | None = No
     resolve_device(config.train.device)
     checkpoint = read_checkpoint(resume, config) if resume is not None else None
     vocabulary, reuse, patches = config.model.vocabulary, resume is not None, run_dir / "patches"
-    splits = {"train": config.data.train, "val": config.data.val}
+    splits = {**dict(_train_splits(config)), "val": config.data.val}
     plans = {split: plan_patch_set(source, config.data, vocabulary, patches, split, reuse)
              for split, source in splits.items() if source is not None}  # fmt: skip
 
@@ -133,7 +139,8 @@ def run_training(config: TrainingConfig, run_dir: Path, resume: Path | None = No
         _remove_stale_temporaries(run_dir)
         if overwrite:
             _remove_run_outputs(run_dir)
-        train_set = plans["train"].build()
+        train_splits = _train_splits(config)
+        train_set = TrainingPatches([plans[name].build() for name, _ in train_splits], [s for _, s in train_splits])
         val_set = plans["val"].build() if "val" in plans else None
         log.info("training patches: %d, validation patches: %s", len(train_set), len(val_set) if val_set else "none")
         trainer = Trainer(config, train_set, val_set, run_dir)
@@ -156,7 +163,7 @@ def run_training(config: TrainingConfig, run_dir: Path, resume: Path | None = No
         "device": str(trainer.device),
         "train_patches": len(train_set),
         "val_patches": len(val_set) if val_set is not None else 0,
-        "train_data": config.data.train.path,
+        "train_data": [s.path for s in config.data.train_sources],
         "val_data": config.data.val.path if config.data.val else None,
         "final": {k: v for k, v in final.items() if k.startswith("val_")},
         "history": history,

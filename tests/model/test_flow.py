@@ -12,7 +12,7 @@ from torch.autograd.functional import jacobian
 
 from nmflowgan_aug.model.flow import NoiseFlow, standard_normal_log_prob
 from nmflowgan_aug.model.flow_layers import ConditionalLinearTable
-from nmflowgan_aug.vocab import OFFICIAL_VOCABULARY, SIDD_VOCABULARY
+from nmflowgan_aug.vocab import OFFICIAL_VOCABULARY, SIDD_VOCABULARY, ConditionVocabulary
 
 VOCABS = {"onehot": OFFICIAL_VOCABULARY, "logiso": SIDD_VOCABULARY}
 
@@ -188,3 +188,60 @@ def test_every_parameter_gets_nll_gradient(enc, train):
     if enc == "onehot":
         g = flow.bijectors[3].log_scale.grad.abs().sum(1)
         assert {i for i in range(25) if g[i] > 0} == set(cond.table_row.tolist())
+
+
+# ---------------------------------------------------------------------------- our options
+LOG_CAMERA = ConditionVocabulary(SIDD_VOCABULARY.cameras, SIDD_VOCABULARY.isos, "log_camera")
+
+
+def make_ours(seed=0) -> NoiseFlow:
+    """Linear-light noise extraction, a 3×3 spatial layer and the per-camera log-ISO encoding."""
+    torch.manual_seed(seed)
+    flow = NoiseFlow(LOG_CAMERA.meta_features, LOG_CAMERA.table_rows, noise_domain="linear", spatial_kernel=3)
+    return randomize_(flow.to(DT), seed, scale=0.1).eval()
+
+
+def test_our_flow_layers_and_their_order():
+    names = [type(m).__name__ for m in make_ours().bijectors]
+    assert names[0] == "LinearNoiseExtraction" and names[-1] == "SpatialCorrelation" and len(names) == 8
+    assert make_ours().spatial is not None
+    assert NoiseFlow(10, 25).spatial is None
+
+
+def test_our_flow_inverse_recovers_integer_levels_and_its_log_det_is_exact():
+    flow = make_ours(seed=1)
+    cond = make_cond(LOG_CAMERA, ["GP", "IP"], [800, 3200], (2, 3, 6, 5), seed=2)
+    levels = torch.randint(1, 255, (2, 3, 6, 5), generator=seeded(3)).to(DT)
+    z, _ = flow(levels, cond, seeded(4))
+    assert torch.equal(flow.inverse(z, cond), levels)
+    one = make_cond(LOG_CAMERA, ["S6"], [1600], (1, 3, 3, 3), seed=5)
+    small = torch.randint(1, 255, (1, 3, 3, 3), generator=seeded(6)).to(DT)
+    _, log_det = flow(small, one, seeded(7))
+    jac = jacobian(lambda t: flow(t, one, seeded(7))[0], small).reshape(27, 27)
+    torch.testing.assert_close(log_det[0], torch.linalg.slogdet(jac)[1], rtol=1e-10, atol=1e-9)
+
+
+def test_resampled_samples_skip_the_spatial_layer_for_the_resampled_scale():
+    from nmflowgan_aug.model.flow_layers import ResampledNoiseScale
+
+    flow, scale = make_ours(seed=8), ResampledNoiseScale().to(DT)
+    with torch.no_grad():
+        scale.log_scale.copy_(torch.tensor([0.1, -0.2, 0.3], dtype=DT))
+    cond = make_cond(LOG_CAMERA, ["GP", "IP"], [800, 3200], (2, 3, 6, 6), seed=9)
+    levels = torch.randint(0, 256, (2, 3, 6, 6), generator=seeded(10)).to(DT)
+    mask = torch.tensor([False, True])
+    z, lp = flow.latent_and_log_prob(levels, cond, seeded(11), resampled=mask, resampled_layer=scale)
+    z_native, lp_native = flow.latent_and_log_prob(levels, cond, seeded(11))
+    torch.testing.assert_close(z[0], z_native[0])
+    torch.testing.assert_close(lp[0], lp_native[0])
+    # sample 1: everything up to the spatial layer, then u·exp(−s) with log-det −H·W·Σs
+    x, log_det = flow.dequantize(levels, seeded(11))
+    for layer in flow.bijectors[:-1]:
+        x, ld = layer(x, cond)
+        log_det = log_det + ld
+    expected_z = x[1] * torch.exp(-scale.log_scale)[:, None, None]
+    torch.testing.assert_close(z[1], expected_z)
+    expected_lp = standard_normal_log_prob(expected_z[None])[0] + log_det[1] - 36 * scale.log_scale.sum()
+    torch.testing.assert_close(lp[1], expected_lp)
+    with pytest.raises(ValueError, match="need a resampled_layer"):
+        flow(levels, cond, resampled=mask)

@@ -18,6 +18,7 @@ from torch.autograd.functional import jacobian
 from nmflowgan_aug.model.flow_layers import (
     ConditionalAffine,
     ConditionalLinearTable,
+    LinearNoiseExtraction,
     MetaEncoder,
     NoiseExtraction,
     PointwiseNet,
@@ -30,6 +31,7 @@ from nmflowgan_aug.vocab import OFFICIAL_VOCABULARY, SIDD_VOCABULARY
 # name -> (factory, vocabulary); the CL2 table is exercised in both its modes.
 LAYERS = {
     "NE": (lambda v: NoiseExtraction(), OFFICIAL_VOCABULARY),
+    "NE-linear": (lambda v: LinearNoiseExtraction(), SIDD_VOCABULARY),
     "SAL": (lambda v: StructureAwareLinear(v.meta_features), OFFICIAL_VOCABULARY),
     "SDL": (lambda v: SignalDependentLinear(v.meta_features), OFFICIAL_VOCABULARY),
     "CL2-table": (lambda v: ConditionalLinearTable(v.table_rows), OFFICIAL_VOCABULARY),
@@ -37,7 +39,7 @@ LAYERS = {
     "SAL-logiso": (lambda v: StructureAwareLinear(v.meta_features), SIDD_VOCABULARY),
     "SDL-logiso": (lambda v: SignalDependentLinear(v.meta_features), SIDD_VOCABULARY),
 }
-LEARNABLE = [name for name in LAYERS if name != "NE"]
+LEARNABLE = [name for name in LAYERS if not name.startswith("NE")]
 
 
 def build(name: str, seed: int = 0):
@@ -66,7 +68,7 @@ def test_inverse_of_forward_is_identity(name):
     # and the other way round
     y2, _ = layer(layer.inverse(x, cond), cond)
     torch.testing.assert_close(y2, x, rtol=0, atol=1e-12)
-    if name != "NE":
+    if name in LEARNABLE:
         assert not torch.allclose(y, x), "randomised layer should not be the identity"
 
 
@@ -293,3 +295,29 @@ def test_log_iso_meta_encoder_is_linear_in_t_with_a_slope_shared_by_cameras():
     # The change with t is the same for every camera and equals the shared slope times the change in t.
     assert torch.allclose(out[1] - out[0], out[3] - out[2], atol=1e-6)
     assert torch.allclose(out[1] - out[0], 0.5 * enc.iso_slope.weight[:, 0], atol=1e-6)
+
+
+def test_linear_noise_extraction_uses_the_srgb_decoding_function():
+    """n = f(x) − f(clean) with kornia's sRGB decoding f; its log-derivative matches autograd on both segments."""
+    from kornia.color import rgb_to_linear_rgb
+
+    from nmflowgan_aug.model.flow_layers import srgb_to_linear_log_derivative
+
+    x = torch.linspace(0.0005, 0.9995, 300, dtype=DT).view(1, 3, 10, 10).requires_grad_(True)
+    (grad,) = torch.autograd.grad(rgb_to_linear_rgb(x).sum(), x)
+    torch.testing.assert_close(srgb_to_linear_log_derivative(x.detach()), grad.log(), rtol=0, atol=1e-12)
+    cond = make_cond(SIDD_VOCABULARY, ["GP"], [800], (1, 3, 10, 10))
+    n, _ = LinearNoiseExtraction()(x.detach(), cond)
+    torch.testing.assert_close(n, rgb_to_linear_rgb(x.detach()) - rgb_to_linear_rgb(cond.clean), rtol=0, atol=0)
+
+
+def test_symmetric_linear_noise_is_negatively_skewed_in_srgb():
+    """The reason for the layer: Gaussian noise in linear light, mapped back to sRGB, has negative skew."""
+    layer = LinearNoiseExtraction()
+    clean = torch.full((1, 3, 128, 128), 0.5, dtype=DT)
+    cond = make_cond(SIDD_VOCABULARY, ["GP"], [800], (1, 3, 128, 128))
+    cond.clean = clean
+    noise = layer.inverse(0.05 * torch.randn(1, 3, 128, 128, generator=torch.Generator().manual_seed(0), dtype=DT), cond) - clean
+    centred = noise - noise.mean()
+    skew = (centred**3).mean() / (centred**2).mean() ** 1.5
+    assert skew.item() < -0.1

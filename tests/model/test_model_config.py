@@ -36,12 +36,16 @@ def test_lists_become_tuples_and_json_round_trips():
         ({"cameras": ["IP", "IP"]}, r"cameras must be non-empty and unique"),
         ({"isos": [100, 400.5]}, r"isos must be a sequence of ISO values \(int\), got 400.5"),
         ({"isos": [800, 100]}, r"isos must be positive and strictly increasing, got \(800, 100\)"),
-        ({"iso_encoding": "linear"}, r"iso_encoding must be 'onehot' or 'log', got 'linear'"),
+        ({"iso_encoding": "linear"}, r"iso_encoding must be one of \['onehot', 'log', 'log_camera'\], got 'linear'"),
         ({"num_bits": 0}, r"num_bits must be an int in \[1, 16\], got 0"),
         ({"num_bits": 17}, r"num_bits must be an int in \[1, 16\], got 17"),
         ({"flow_features": 0}, r"flow_features must be an int >= 1, got 0"),
-        ({"unet_depth": True}, r"unet_depth must be an int >= 1, got True"),
+        ({"unet_depth": True}, r"unet_depth must be an int >= 0, got True"),
         ({"unet_width": 4.0}, r"unet_width must be an int >= 1, got 4.0"),
+        ({"unet_depth": -1}, r"unet_depth must be an int >= 0, got -1"),
+        ({"spatial_kernel": 4}, r"spatial_kernel must be 0 \(no spatial layer\) or odd, got 4"),
+        ({"spatial_kernel": -3}, r"spatial_kernel must be an int >= 0, got -3"),
+        ({"noise_domain": "raw"}, r"noise_domain must be 'srgb' or 'linear', got 'raw'"),
     ],
 )
 def test_bad_values_name_the_key_and_the_allowed_values(overrides, message):
@@ -57,7 +61,7 @@ def test_from_dict_rejects_unknown_keys():
 @pytest.mark.parametrize(
     "doc, message",
     [
-        ({"unet_depth": "four"}, r"unet_depth must be an int >= 1, got 'four'"),
+        ({"unet_depth": "four"}, r"unet_depth must be an int >= 0, got 'four'"),
         ({"isos": "100"}, r"isos must be a sequence of ISO values \(int\), got '100'"),
         ({"cameras": ["IP", None]}, r"cameras must be a sequence of camera names \(str\), got None"),
         (["unet_depth", 4], r"a model config must be a mapping of keys to values, got \['unet_depth', 4\]"),

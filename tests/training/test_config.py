@@ -66,7 +66,7 @@ def test_shipped_configs_load():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "configs"
-    for name in ("quickstart.yaml", "sidd_native.yaml", "nmflowgan_sidd.yaml"):
+    for name in ("quickstart.yaml", "sidd_native.yaml", "sidd.yaml", "nmflowgan_sidd.yaml"):
         load_config(root / name)
 
 
@@ -84,9 +84,9 @@ def test_model_section_is_the_model_config(tmp_path):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("model.unet_depth=0", r"model: unet_depth must be an int >= 1, got 0"),
+        ("model.unet_depth=-1", r"model: unet_depth must be an int >= 0, got -1"),
         ("model.isos=[800, 100]", r"model: isos must be positive and strictly increasing"),
-        ("model.iso_encoding=linear", r"model: iso_encoding must be 'onehot' or 'log', got 'linear'"),
+        ("model.iso_encoding=linear", r"model: iso_encoding must be one of \['onehot', 'log', 'log_camera'\], got 'linear'"),
         ("model.isos=100", r"model.isos must be a list, got 100"),
         ("model.depth=3", r"unknown config key 'model.depth'; allowed keys in model: \['cameras', 'isos'"),
     ],
@@ -115,7 +115,7 @@ def test_bad_model_values_are_config_errors(override, message):
         ("train.lr_milestones=[20, 10]", r"train.lr_milestones must be strictly increasing epochs, got \[20, 10\]"),
         ("train.lr_milestones=[0]", r"train.lr_milestones\[0\] must be an int >= 1, got 0"),
         ("data.patch_size=0", r"data.patch_size must be an int >= 2, got 0"),
-        ("data.patch_size=64", r"data.patch_size must be 96 for training \(the critic takes 96×96 patches\), got 64"),
+        ("data.patch_size=64", r"data.patch_size must be 96 for training a model with a U-Net \(the critic takes 96×96 patches\), got 64"),
         ("data.stride=0", r"data.stride must be an int >= 1, got 0"),
         ("data.num_workers=-1", r"data.num_workers must be an int >= 0, got -1"),
         ("critic.width=0", r"critic.width must be an int >= 1, got 0"),
@@ -136,3 +136,30 @@ def test_yaml_syntax_errors_name_the_file_and_line(tmp_path):
         load_config(path)
     with pytest.raises(ConfigError, match=r"override 'train.betas=\[0.9': the value is not valid YAML"):
         load_config(None, ["train.betas=[0.9"])
+
+
+def test_extra_training_sources_with_weights_and_the_resampled_flag(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "model: {unet_depth: 0}\n"
+        "data:\n  train: {path: native.csv}\n"
+        "  extra_train:\n    - {path: small, resampled: true, weight: 0.5}\n"
+    )
+    config = load_config(path)
+    extra = config.data.extra_train[0]
+    assert (extra.resampled, extra.weight, extra.path) == (True, 0.5, str((tmp_path / "small").resolve()))
+    assert [s.path for s in config.data.train_sources] == [config.data.train.path, extra.path]
+    assert config.data.train.resampled is False and config.data.train.weight == 1.0
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("data.val={path: x, resampled: true}", r"data.val.resampled must be false"),
+        ("data.extra_train=[{path: x, weight: 0}]", r"data source weight must be a finite number > 0, got 0"),
+        ("data.extra_train={path: x}", r"data.extra_train must be a list"),
+    ],
+)
+def test_bad_training_sources_are_config_errors(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])

@@ -107,12 +107,12 @@ def test_checkpoint_is_plain_data_with_a_checked_version(tmp_path):
     trainer = Trainer(config, PatchList(), None, tmp_path / "a")
     trainer.fit()
     ckpt = torch.load(trainer.checkpoint_path, weights_only=True)  # no pickled code, no NumPy objects
-    assert ckpt["version"] == CHECKPOINT_VERSION == 3
-    torch.save({**ckpt, "version": 2}, tmp_path / "v2.pt")
-    with pytest.raises(ValueError, match=r"v2.pt has format version 2; this version of nmflowgan_aug reads version 3"):
-        trainer.load_checkpoint(tmp_path / "v2.pt")
+    assert ckpt["version"] == CHECKPOINT_VERSION == 4
+    torch.save({**ckpt, "version": 3}, tmp_path / "v3.pt")
+    with pytest.raises(ValueError, match=r"v3.pt has format version 3; this version of nmflowgan_aug reads version 4"):
+        trainer.load_checkpoint(tmp_path / "v3.pt")
     torch.save({k: v for k, v in ckpt.items() if k != "seconds"}, tmp_path / "cut.pt")
-    with pytest.raises(ValueError, match=r"cut.pt lacks \['seconds'\]; version 3 has \['version', 'config'"):
+    with pytest.raises(ValueError, match=r"cut.pt lacks \['seconds'\]; version 4 has \['version', 'config'"):
         trainer.load_checkpoint(tmp_path / "cut.pt")
     torch.save({**ckpt, "rng": {"numpy": np.random.get_state()}}, tmp_path / "numpy.pt")  # the version-1 layout
     with pytest.raises(ValueError, match="cannot read checkpoint .*numpy.pt with weights_only=True"):
@@ -186,3 +186,57 @@ def test_time_budget_counts_over_resumes(tmp_path):
     more.load_checkpoint(first.checkpoint_path)
     more.fit()
     assert more.state.epoch == 3 and more.state.seconds > first.state.seconds
+
+
+def ours_config(tmp_path, **train):
+    """A flow-only model (no U-Net, no critic) with our options, on 32×32 patches."""
+    overrides = [
+        "model.unet_depth=0", "model.flow_features=4", "model.noise_domain=linear", "model.spatial_kernel=3",
+        "model.iso_encoding=log_camera", "model.cameras=[IP, GP]", "model.isos=[100, 800]", "data.patch_size=32",
+        "train.batch_size=4", "train.lr=1e-3", "train.device=cpu", "train.val_patches=4", f"output_dir={tmp_path}",
+    ] + [f"train.{k}={v}" for k, v in train.items()]
+    return load_config(None, overrides)
+
+
+class CroppedPatches(PatchList):
+    """PatchList cut to 32×32, with an optional ``resampled`` flag per sample."""
+
+    def __init__(self, n=8, seed=0, resampled=None):
+        super().__init__(n, seed)
+        for i, item in enumerate(self.items):
+            item["clean"], item["noisy"] = item["clean"][:, :32, :32], item["noisy"][:, :32, :32]
+            if resampled is not None:
+                item["resampled"] = torch.tensor(resampled[i])
+
+
+def test_a_model_without_unet_trains_its_flow_alone_and_resumes_exactly(tmp_path):
+    data = CroppedPatches(8)
+    straight = Trainer(ours_config(tmp_path, epochs=2), data, None, tmp_path / "a")
+    assert straight.critic is None and straight.opt_c is None and straight.resampled_layer is None
+    before = copy.deepcopy(straight.model.state_dict())
+    straight.fit()
+    assert set(straight.history[-1]) >= {"train_nll_bpd", "train_std_z"} and "train_wasserstein" not in straight.history[-1]
+    assert not torch.equal(before["flow.bijectors.7.weight"], straight.model.state_dict()["flow.bijectors.7.weight"])
+    first = Trainer(ours_config(tmp_path, epochs=1), data, None, tmp_path / "b")
+    first.fit()
+    ckpt = torch.load(first.checkpoint_path, weights_only=True)
+    assert ckpt["critic"] is None and ckpt["opt_c"] is None and ckpt["resampled"] is None
+    resumed = Trainer(ours_config(tmp_path, epochs=2), data, None, tmp_path / "b")
+    resumed.load_checkpoint(first.checkpoint_path)
+    resumed.fit()
+    for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_resampled_patches_train_the_resampled_scale_and_not_the_spatial_layer(tmp_path):
+    config = ours_config(tmp_path)
+    config.data.train.resampled = True  # every patch resampled: the spatial layer gets no gradient
+    trainer = Trainer(config, CroppedPatches(8, resampled=[True] * 8), None, tmp_path)
+    assert trainer.resampled_layer is not None
+    spatial_before = trainer.model.flow.spatial.weight.clone()
+    batch = torch.utils.data.default_collate([trainer.train_set[i] for i in range(4)])
+    trainer.train_step(batch)
+    assert torch.equal(trainer.model.flow.spatial.weight, spatial_before)
+    assert trainer.resampled_layer.log_scale.abs().sum() > 0
+    ckpt_path = trainer.save_checkpoint()
+    assert torch.equal(torch.load(ckpt_path, weights_only=True)["resampled"]["log_scale"], trainer.resampled_layer.log_scale)
