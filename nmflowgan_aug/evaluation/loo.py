@@ -35,7 +35,7 @@ from .overlap import scene_key
 from .training_pairs import load_known_pairs
 
 __all__ = ["FOLD_PLACEHOLDER", "Fold", "evaluate_loo", "fold_model_path", "parse_loo_model_specs", "scene_folds",
-           "train_overrides"]
+           "select_folds", "train_commands", "train_overrides"]
 
 #: Placeholder of a per-fold model path, replaced by :attr:`Fold.name`.
 FOLD_PLACEHOLDER = "{fold}"
@@ -81,6 +81,47 @@ def train_overrides(fold: Fold, key: str = "data.train.ids") -> list[str]:
     """``train_noise_model.py --set`` overrides that train on the fold's training ids, e.g.
     ``['data.train.ids=["06", "07"]']`` (JSON list, so that YAML keeps ids like ``08`` as text)."""
     return [f"{key}={json.dumps(list(fold.train))}"]
+
+
+def select_folds(folds: Sequence[Fold], names: Sequence[str] | None) -> list[Fold]:
+    """The folds named in ``names`` (all when None), in fold order.
+
+    Raises:
+        ValueError: an unknown fold name (the message lists the known ones).
+    """
+    if names is None:
+        return list(folds)
+    unknown = [n for n in names if n not in [f.name for f in folds]]
+    if unknown:
+        raise ValueError(f"unknown fold(s) {unknown}; folds: {[f.name for f in folds]}")
+    return [f for f in folds if f.name in names]
+
+
+def train_commands(
+    folds: Sequence[Fold],
+    config: str | os.PathLike,
+    name_pattern: str,
+    output_dir: str | os.PathLike,
+    overrides: Sequence[str] = (),
+    python: str = "python",
+    script: str | os.PathLike = "train_noise_model.py",
+) -> list[list[str]]:
+    """One ``train_noise_model.py`` command per fold: the config, the run name (``name_pattern`` with
+    :data:`FOLD_PLACEHOLDER`), the output folder, the fold's training ids (:func:`train_overrides`) and
+    ``overrides`` (e.g. a budget, ``train.max_minutes=20``). The model of fold ``f`` lands in
+    ``<output_dir>/<name of f>/model``.
+
+    Raises:
+        ValueError: ``name_pattern`` lacks the placeholder.
+    """
+    commands = []
+    for fold in folds:
+        command = [python, str(script), "--config", str(config), "--name", fold_model_path(name_pattern, fold),
+                   "--output-dir", str(output_dir)]
+        for item in (*train_overrides(fold), *overrides):
+            command += ["--set", item]
+        commands.append(command)
+    return commands
 
 
 def fold_model_path(pattern: str, fold: Fold) -> str:
