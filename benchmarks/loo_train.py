@@ -32,7 +32,8 @@ USER_ERRORS = (ValueError, FileNotFoundError)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="loo_train.py", description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
+    p = argparse.ArgumentParser(prog="loo_train.py", description=__doc__.split("\n\n")[0],
+                                formatter_class=HelpFormatter)
     p.add_argument("--config", type=Path, required=True, help="training config (YAML), e.g. configs/sidd_native.yaml")
     p.add_argument("--manifest", type=Path, default=sidd_native_manifest(), help="pairs manifest of the training crops")
     p.add_argument("--ids", nargs="+", default=list(DEFAULT_IDS), metavar="ID",

@@ -362,13 +362,13 @@ def evaluate(
     samples: dict[tuple[str, str], torch.Tensor] = {}
     total = len(seeds) * len(blocks) * len(methods)
     u8 = {b.id: (b.noisy_u8, b.clean_u8) for b in blocks}
+    keys = (*METRICS, *NOISE_STATS)
     with tqdm(total=total, desc="sampling + scoring", unit="sample", disable=not progress) as bar:
         for s_idx, seed in enumerate(seeds):
             for block in blocks:
                 for m in methods:
                     entry = per_block[m.name].setdefault(
-                        block.id, {"available": True, "note": None, "notes": [], **{k: [] for k in (*METRICS, *NOISE_STATS)}}
-                    )
+                        block.id, {"available": True, "note": None, "notes": [], **{k: [] for k in keys}})
                     bar.set_postfix_str(f"seed {seed} block {block.id} {m.name}")
                     if not entry["available"]:
                         bar.update()

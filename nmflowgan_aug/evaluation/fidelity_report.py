@@ -154,7 +154,8 @@ def _per_block(section: dict[str, Any], with_fold: bool = False) -> list[str]:
         lines += [f"{title}:", "", lead + " | ".join(methods) + " |", rule + "---|" * len(methods)]
         lines += [row_start(b) + " | ".join(mean_of(m, b, metric, 4) for m in methods) + " |" for b in blocks]
         lines.append("")
-    for title, keys in (("ρ lag 1, horizontal / vertical, R / G / B", [f"rho_{d}1_{c}" for d in "hv" for c in CHANNELS]),
+    for title, keys in (("ρ lag 1, horizontal / vertical, R / G / B",
+                         [f"rho_{d}1_{c}" for d in "hv" for c in CHANNELS]),
                         ("std ratio synthetic/real, R / G / B", [f"std_ratio_{c}" for c in CHANNELS])):
         real = "real noise | " if title.startswith("ρ") else ""
         lines += [f"{title}:", "", lead + real + " | ".join(methods) + " |",

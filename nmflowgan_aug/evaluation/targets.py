@@ -1,4 +1,6 @@
-"""The fidelity targets for the shipped model (issue 10 §3), checked on the results of the fidelity benchmark.
+"""The targets for the shipped model (issue 10 §3), checked on the results of the fidelity and denoising benchmarks.
+
+Fidelity (:func:`check_targets`):
 
 * ``lag1``: noise autocorrelation at lag 1 within ±:data:`LAG1_TOLERANCE` of the real noise on every block,
   per direction (and channel);
@@ -10,6 +12,14 @@
 
 Each check reads a results section (``{"methods": {name: {"kind", ...}}, "per_block", "summary"}``, as the
 benchmark writes it): per-block values are means over the sampling seeds.
+
+Denoising (:func:`check_denoiser_targets`), for a DnCNN trained on our synthetic pairs:
+
+* ``beats_baselines``: it beats the DnCNN trained on each fitted baseline by more than the seed spread:
+  the mean over seeds of the paired PSNR difference (same seed: same initialisation, patches and
+  conditions) exceeds the sample std of that difference;
+* ``half_gap``: it closes at least half the PSNR gap between the best fitted baseline and the real-pair
+  oracle: ``(ours − best) / (oracle − best) >= 0.5``.
 """
 
 from __future__ import annotations
@@ -21,7 +31,8 @@ import numpy as np
 
 from .fidelity import CHANNELS, HEADLINE
 
-__all__ = ["LAG1_TOLERANCE", "LAG2_TOLERANCE", "STD_RATIO_RANGE", "TARGETS", "check_targets"]
+__all__ = ["DENOISER_TARGETS", "LAG1_TOLERANCE", "LAG2_TOLERANCE", "STD_RATIO_RANGE", "TARGETS",
+           "check_denoiser_targets", "check_targets"]
 
 LAG1_TOLERANCE = 0.08
 LAG2_TOLERANCE = 0.05
@@ -37,6 +48,12 @@ TARGETS = {
 }
 
 HETEROSCEDASTIC = "heteroscedastic"
+
+#: Denoiser target key -> short description (table header).
+DENOISER_TARGETS = {
+    "beats_baselines": "beats every fitted baseline by more than the seed spread",
+    "half_gap": "closes ≥ half the gap from the best baseline to the real-pair oracle",
+}
 
 
 def _block_means(section: dict[str, Any], method: str, key: str) -> dict[str, float]:
@@ -119,4 +136,43 @@ def check_targets(section: dict[str, Any], which: Sequence[str] = tuple(TARGETS)
                 others = [HETEROSCEDASTIC] if HETEROSCEDASTIC in methods and name != HETEROSCEDASTIC else []
                 checks[target] = _compare(section, name, others, "akld", strict=False)
         out[name] = checks
+    return out
+
+
+def check_denoiser_targets(
+    sources: dict[str, dict[str, Any]], ours: Sequence[str], baselines: Sequence[str], oracle: str
+) -> dict[str, dict[str, Any]]:
+    """Check the :data:`DENOISER_TARGETS` for each of ``ours`` among the results of the denoising benchmark.
+
+    Args:
+        sources: ``results["sources"]`` of ``benchmarks/denoise_sidd.py`` (``psnr`` and ``per_seed`` per source).
+        ours: sources to judge (our models).
+        baselines: the fitted baselines present.
+        oracle: the real-pair oracle's name.
+
+    Returns:
+        ``{source: {target: {"ok": True | False | None, "value": str}}}``; ``ok`` is None where it cannot be
+        decided (one seed gives no spread; no baseline; no oracle, or an oracle not better than the baselines).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for name in ours:
+        mine = sources[name]
+        parts, oks = [], []
+        for b in baselines:
+            diff = np.array([a["psnr"] - c["psnr"] for a, c in zip(mine["per_seed"], sources[b]["per_seed"])])
+            spread = float(diff.std(ddof=1)) if len(diff) > 1 else None
+            oks.append(None if spread is None else bool(diff.mean() > spread))
+            parts.append(f"{diff.mean():+.2f}" + ("" if spread is None else f" ± {spread:.2f}") + f" dB vs {b}")
+        beats = {"ok": None if not oks or None in oks else all(oks), "value": "; ".join(parts) or "n/a"}
+        half = {"ok": None, "value": "n/a"}
+        if baselines and oracle in sources:
+            best = max(baselines, key=lambda b: sources[b]["psnr"])
+            gap = sources[oracle]["psnr"] - sources[best]["psnr"]
+            if gap > 0:
+                frac = (mine["psnr"] - sources[best]["psnr"]) / gap
+                half = {"ok": bool(frac >= 0.5),
+                        "value": f"{100 * frac:.0f} % of the {gap:.2f} dB from {best} to {oracle}"}
+            else:
+                half = {"ok": None, "value": f"{oracle} is not better than {best}"}
+        out[name] = {"beats_baselines": beats, "half_gap": half}
     return out

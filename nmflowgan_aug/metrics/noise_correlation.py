@@ -70,7 +70,8 @@ def noise_autocorrelation(noisy: torch.Tensor, clean: torch.Tensor, max_lag: int
     check_images({"noisy": noisy, "clean": clean})
     height, width = noisy.shape[-2:]
     if not 1 <= max_lag < min(height, width):
-        raise ValueError(f"max_lag must be in 1..{min(height, width) - 1} for images of {height}×{width}, got {max_lag}")
+        raise ValueError(f"max_lag must be in 1..{min(height, width) - 1} for images of {height}×{width}, "
+                         f"got {max_lag}")
     n = to_unit(noisy) - to_unit(clean)
     out = torch.empty(n.shape[0], 3, 2, max_lag, dtype=torch.float64, device=n.device)
     for k in range(1, max_lag + 1):

@@ -15,7 +15,8 @@ CONFIG = str(BENCHMARKS.parent / "configs" / "sidd_native.yaml")
 
 def _commands(out: str) -> dict[str, list[str]]:
     """``fold -> argv`` from the printed lines ``fold F (holds out ...): COMMAND``."""
-    return {line.split()[1]: shlex.split(line.split(": ", 1)[1]) for line in out.splitlines() if line.startswith("fold")}
+    lines = [line for line in out.splitlines() if line.startswith("fold")]
+    return {line.split()[1]: shlex.split(line.split(": ", 1)[1]) for line in lines}
 
 
 def test_dry_run_prints_one_command_per_fold(shared_data, capsys, tmp_path):

@@ -103,7 +103,8 @@ def test_one_seed_long_runs_and_console_summary(monkeypatch):
 def test_leave_one_out_section():
     md = render_markdown(_results(loo=True))
     loo = md[md.index("### Leave-one-scene-out over the training crops"):]
-    assert "Each of the 2 folds holds out the crops of one scene instance (g1, c1 (0001_001_G4_00400_00100_5500_L))" in loo
+    assert ("Each of the 2 folds holds out the crops of one scene instance "
+            "(g1, c1 (0001_001_G4_00400_00100_5500_L))") in loo
     assert "central 256×256 pixels" in loo
     assert "| ours | ✗ 0.80–1.50 | ✓ max 0.050 | ✓ max 0.050 |" in loo
     assert "| g1 | g1 | GP/800 | ? |" in loo  # per held-out crop, with its fold

@@ -23,8 +23,10 @@ from nmflowgan_aug.training.config import apply_overrides
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 #: id, camera, ISO, scene instance, noise level (±levels); g1 and g2 are two crops of one scene instance.
-ROWS = [("i1", "IP", 100, "0001_001_IP_00100_00100_5500_N", 3), ("i2", "IP", 400, "0002_001_IP_00400_00100_5500_N", 10),
-        ("i3", "IP", 1600, "0003_001_IP_01600_00100_5500_N", 12), ("g1", "GP", 800, "0004_001_GP_00800_00100_5500_N", 8),
+ROWS = [("i1", "IP", 100, "0001_001_IP_00100_00100_5500_N", 3),
+        ("i2", "IP", 400, "0002_001_IP_00400_00100_5500_N", 10),
+        ("i3", "IP", 1600, "0003_001_IP_01600_00100_5500_N", 12),
+        ("g1", "GP", 800, "0004_001_GP_00800_00100_5500_N", 8),
         ("g2", "GP", 800, "0004_001_GP_00800_00100_5500_N", 8)]
 
 

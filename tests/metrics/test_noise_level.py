@@ -26,7 +26,7 @@ def _bands(levels=(0.15, 0.35, 0.65, 0.95), sigmas=(0.01, 0.02, 0.03, 0.005), si
 
 def test_hand_built_bands_give_exact_stds_and_counts():
     noisy, clean = _bands()
-    nlf = noise_level_function(noisy, clean, bins=10)  # bins of width 0.1: 0.15 -> bin 1, 0.35 -> 3, 0.65 -> 6, 0.95 -> 9
+    nlf = noise_level_function(noisy, clean, bins=10)  # width 0.1: 0.15 -> bin 1, 0.35 -> 3, 0.65 -> 6, 0.95 -> 9
     assert nlf.std.shape == (1, 3, 10) and nlf.counts.dtype == torch.int64
     np.testing.assert_allclose(nlf.bin_edges.numpy(), np.linspace(0, 1, 11), rtol=1e-15)
     expected = {1: 0.01, 3: 0.02, 6: 0.03, 9: 0.005}
@@ -59,8 +59,8 @@ def test_heteroscedastic_field_has_the_law_per_bin():
     nlf = noise_level_function(torch.from_numpy(noisy), torch.from_numpy(x), bins=8)
     centres = (np.arange(8) + 0.5) / 8
     inner = slice(1, 7)  # bins fully inside [0.1, 0.9]: the variance of a bin is the law at its centre (linear)
-    np.testing.assert_allclose(nlf.std[..., inner].numpy(),
-                               np.broadcast_to(np.sqrt(1e-4 + 4e-4 * centres[inner]), (2, 3, 6)), rtol=0.03)  # ~8000 pixels per bin: 0.8 % sampling error
+    expected = np.broadcast_to(np.sqrt(1e-4 + 4e-4 * centres[inner]), (2, 3, 6))
+    np.testing.assert_allclose(nlf.std[..., inner].numpy(), expected, rtol=0.03)  # ~8000 pixels per bin: 0.8 % error
 
 
 def test_ratio_and_error_of_a_scaled_copy():
