@@ -50,12 +50,14 @@ logger = logging.getLogger(__name__)
 
 #: Presets of :class:`~nmflowgan_aug.denoisers.DnCNNTrainingSettings` fields.
 PRESETS: dict[str, dict[str, Any]] = {
-    # Smoke-level comparison: DnCNN 6 layers × 32 features, 150 iterations of 16 patches of 64×64,
-    # lr 3e-3 (short runs need a larger lr than the official 1e-4) halved once at mid-run. About 1 min
-    # per source on 2 idle CPU cores (0.4 s per iteration; more for the simulator's synthesis), about
-    # 5–6 min for 5 sources. The denoisers are far from converged (the real-pair oracle gains a few dB
-    # over the noisy input): use it to check the pipeline and coarse orderings, not for protocol numbers.
-    "cpu": dict(layers=6, features=32, batch_size=16, patch_size=64, iters=150, lr=3e-3, lr_halvings=1),
+    # CPU judge: DnCNN 6 layers × 32 features, 1,500 iterations of 16 patches of 64×64, lr 3e-3 (short runs need a
+    # larger lr than the official 1e-4) halved once at mid-run. Measured on 2 idle cores (Xeon, torch 2.15): about
+    # 0.10 s per iteration for the real pairs and the fitted baselines and 0.33 s with the shipped NM-FlowGAN
+    # synthesizing (its U-Net at 64×64), i.e. about 19 min per seed for the 5 default sources and about 56 min
+    # for 3 seeds, plus about 1 min of scoring. On a busy shared machine expect up to twice that (there, one
+    # thread, OMP_NUM_THREADS=1, can be faster than two). The denoisers are not converged: the numbers rank noise
+    # sources, they are not SIDD denoising results.
+    "cpu": dict(layers=6, features=32, batch_size=16, patch_size=64, iters=1500, lr=3e-3, lr_halvings=1),
     # Official DnCNN 18×64, batch 128 of 96×96; lr 1e-4 halved 5 times (the official 30 epochs with
     # ×0.5 every 5 epochs, here in iterations). For a GPU.
     "full": dict(layers=18, features=64, batch_size=128, patch_size=96, iters=60000, lr=1e-4, lr_halvings=5),
