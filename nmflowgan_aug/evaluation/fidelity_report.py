@@ -298,13 +298,14 @@ def rewrite_readme(path: str | os.PathLike, table: str) -> None:
 
 def render_summary(results: dict[str, Any]) -> str:
     """Short console summary: overall mean per method of the :data:`SUMMARY_KEYS`, from the same results dict."""
-    rows = [f"{'method':<16}" + "".join(f"{k:>18}" for k in SUMMARY_KEYS)]
+    width = max(len("method"), *(len(n) for n in results["methods"])) + 2
+    rows = [f"{'method':<{width}}" + "".join(f"{k:>18}" for k in SUMMARY_KEYS)]
     for name in results["methods"]:
         cells = []
         for k in SUMMARY_KEYS:
             s = results["summary"]["methods"][name][k]["all"]
             cells.append(f"{'n/a' if s['mean'] is None else format(s['mean'], '.4f'):>18}")
-        rows.append(f"{name:<16}" + "".join(cells))
+        rows.append(f"{name:<{width}}" + "".join(cells))
     return "\n".join(rows)
 
 
