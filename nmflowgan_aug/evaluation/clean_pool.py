@@ -56,8 +56,7 @@ def _skimage_photos() -> list[tuple[str, np.ndarray]]:
     try:
         from skimage import data
     except ImportError as e:
-        raise ImportError("the 'skimage' part of the clean pool needs scikit-image: pip install scikit-image "
-                          "(or nmflowgan_aug[bench])") from e
+        raise ImportError("the 'skimage' part of the clean pool needs scikit-image: pip install scikit-image") from e
     out = []
     for name in SKIMAGE_PHOTOS:
         img = getattr(data, name)()

@@ -15,7 +15,7 @@
 The real noise is drawn in black. Noise values are in 8-bit levels (``255 · (noisy − clean)``); the
 benchmark passes samples rounded to 8-bit levels. Blocks of the same camera and ISO are pooled (the NLF
 over their pixels, correlations averaged over blocks). matplotlib is an optional dependency
-(``pip install nmflowgan_aug[bench]``), imported when a figure is drawn; figures are drawn without
+(a dependency), imported when a figure is drawn; figures are drawn without
 pyplot, so the caller's backend is untouched.
 """
 
@@ -57,7 +57,7 @@ def _new_figure(**kwargs) -> Figure:
         from matplotlib.figure import Figure
     except ImportError as e:
         raise ImportError(
-            "the noise-fidelity figures need matplotlib: pip install matplotlib (or nmflowgan_aug[bench])"
+            "the noise-fidelity figures need matplotlib: pip install matplotlib"
         ) from e
     return Figure(**kwargs)
 

@@ -102,7 +102,7 @@ def akld(
     r"""Average KL divergence (AKLD) between local zero-mean Gaussian noise models, per image.
 
     DANet protocol (Yue et al., ECCV 2020; zsyOAOA/DANet ``demo_AKLD.py`` + ``utils.py``, copied by
-    NAFlow ``naflow/utils/metrics.py::calculate_alkd``; ``docs/nmflowgan_reference.md`` §5.2):
+    NAFlow ``naflow/utils/metrics.py::calculate_alkd``; reference §5.2):
 
     * ``σ²_real = local_noise_variance(noisy_real, clean)``, ``σ²_fake = local_noise_variance(noisy_fake,
       clean)`` (7×7 Gaussian blur of the squared error, reflect-101 borders, clamped >= 1e-10);

@@ -135,7 +135,7 @@ def kld_official(noisy_real: torch.Tensor, noisy_fake: torch.Tensor, clean: torc
 
     Protocol (NM-FlowGAN ``noise_flow_gan_trainer.py::_test_dataloader_process`` and
     ``util/util.py::kl_div_3_data``, itself Flow-sRGB's sRGB setting from SamsungLabs/Noise2NoiseFlow;
-    see ``docs/nmflowgan_reference.md`` §5.1), for each patch separately:
+    see reference §5.1), for each patch separately:
 
     * images in 8-bit levels (float input x 255; uint8 as is); ``real = noisy_real - clean`` (integer
       valued), ``gen = noisy_fake - clean`` with the fake **not rounded**;
@@ -181,8 +181,8 @@ def kld_official(noisy_real: torch.Tensor, noisy_fake: torch.Tensor, clean: torc
 def kld_block(noisy_real: torch.Tensor, noisy_fake: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     """Per-block noise KLD with the NAFlow protocol ("K3", also used by PNG and GuidNoise).
 
-    Protocol (``docs/peers_and_metrics.md`` §0, table row K3: "256 bins over [−1, 1], forward KL,
-    SIDD validation"; details from dongjinkim9/NAFlow ``naflow/utils/metrics.py::calculate_kld`` and
+    Protocol ("K3" in peer comparisons: 256 bins over [−1, 1], forward KL, SIDD validation; details from
+    dongjinkim9/NAFlow ``naflow/utils/metrics.py::calculate_kld`` and
     ``naflow/models/lit_naflow.py::validation_step``), for each block separately:
 
     * noise in [0, 1] units: ``real = noisy_real - clean``, ``fake = clip(noisy_fake, 0, 1) - clean``

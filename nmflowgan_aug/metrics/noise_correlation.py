@@ -5,7 +5,7 @@ denoising and sharpening spread each raw value over its neighbours) and between 
 colour matrix mixes the raw channels). Per-pixel histograms (:mod:`.kld`) and local variances
 (:mod:`.akld`) are blind to both; these functions measure them directly. On SIDD sRGB noise the lag-1
 correlation is about 0.5 in R and B and 0.35 in G, about 0.07 at lag 2 and about 0 from lag 3
-(``docs/peers_and_metrics.md``, "Additions").
+(measured on the native SIDD crops of ``../shared/data/sidd_native``).
 
 Estimator (both functions): the sample Pearson correlation coefficient of pairs of noise values ``(a, b)``,
 
