@@ -3,7 +3,9 @@
 
 A command line over :mod:`nmflowgan_aug.evaluation.loo`: the folds of the training pairs (one per SIDD
 scene instance; rows 09 and 15 of ``sidd_native`` leave together) and one ``train_noise_model.py`` run per
-fold with the fold's training ids (``--set data.train.ids=[...]``) and your config and budget. Runs one
+fold with the fold's training ids (``--set data.train.ids=[...]``) and your config and budget. When the config
+has extra training sources (``data.extra_train``, e.g. SIDD-Small, which holds the same scene instances), the
+fold's scene is left out of each of them too. Runs one
 fold after another; ``--folds`` picks some (e.g. to spread them over machines), ``--dry-run`` only prints
 the commands. At the end it prints the ``noise_fidelity.py`` command that scores the fold models.
 
@@ -26,9 +28,10 @@ from nmflowgan_aug.evaluation.cli import HelpFormatter
 from nmflowgan_aug.evaluation.loo import FOLD_PLACEHOLDER, scene_folds, select_folds, train_commands
 from nmflowgan_aug.evaluation.paths import REPO_ROOT, sidd_native_manifest
 from nmflowgan_aug.evaluation.training_pairs import load_known_pairs
+from nmflowgan_aug.training.config import ConfigError, load_config
 
 DEFAULT_IDS = ("05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15")
-USER_ERRORS = (ValueError, FileNotFoundError)
+USER_ERRORS = (ValueError, FileNotFoundError, ConfigError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,8 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise FileNotFoundError(f"config file not found: {args.config}")
         pairs, dropped = load_known_pairs(args.manifest, args.ids)
         folds = select_folds(scene_folds(pairs), args.folds)
+        extra = len(load_config(args.config, args.overrides).data.extra_train)
         commands = train_commands(folds, args.config, args.name_pattern, args.output_dir, args.overrides,
-                                  python=sys.executable, script=REPO_ROOT / "train_noise_model.py")
+                                  python=sys.executable, script=REPO_ROOT / "train_noise_model.py",
+                                  extra_sources=extra)
     except USER_ERRORS as e:
         parser.exit(2, f"{parser.prog}: error: {e}\n")
     if dropped:

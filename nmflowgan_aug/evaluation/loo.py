@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from ..data.sidd import ImagePair, scene_of
+from ..data.sidd import ImagePair, SceneName, scene_of
 from .fidelity import Block, blocks_from_manifest, evaluate, summarize
 from .fidelity_methods import build_methods
 from .overlap import scene_key
@@ -77,10 +77,24 @@ def scene_folds(pairs: Sequence[ImagePair]) -> list[Fold]:
             for key, ids in groups.items()]
 
 
-def train_overrides(fold: Fold, key: str = "data.train.ids") -> list[str]:
+def train_overrides(fold: Fold, key: str = "data.train.ids", extra_sources: int = 0) -> list[str]:
     """``train_noise_model.py --set`` overrides that train on the fold's training ids, e.g.
-    ``['data.train.ids=["06", "07"]']`` (JSON list, so that YAML keeps ids like ``08`` as text)."""
-    return [f"{key}={json.dumps(list(fold.train))}"]
+    ``['data.train.ids=["06", "07"]']`` (JSON list, so that YAML keeps ids like ``08`` as text).
+
+    With ``extra_sources`` (the number of ``data.extra_train`` entries of the config, e.g. SIDD-Small, which holds
+    the same scene instances as the native crops), the fold's scene instance is also left out of each of them
+    (``data.extra_train.<i>.exclude_scenes``), so the held-out scene is never seen in training.
+
+    Raises:
+        ValueError: ``extra_sources`` > 0 for a fold without a known scene instance.
+    """
+    overrides = [f"{key}={json.dumps(list(fold.train))}"]
+    if extra_sources:
+        if fold.scene is None:
+            raise ValueError(f"fold {fold.name} has no SIDD scene instance to leave out of the extra training sources")
+        number = SceneName.parse(fold.scene).scene_instance
+        overrides += [f"data.extra_train.{i}.exclude_scenes=[{number}]" for i in range(extra_sources)]
+    return overrides
 
 
 def select_folds(folds: Sequence[Fold], names: Sequence[str] | None) -> list[Fold]:
@@ -105,11 +119,12 @@ def train_commands(
     overrides: Sequence[str] = (),
     python: str = "python",
     script: str | os.PathLike = "train_noise_model.py",
+    extra_sources: int = 0,
 ) -> list[list[str]]:
     """One ``train_noise_model.py`` command per fold: the config, the run name (``name_pattern`` with
     :data:`FOLD_PLACEHOLDER`), the output folder, the fold's training ids (:func:`train_overrides`) and
     ``overrides`` (e.g. a budget, ``train.max_minutes=20``). The model of fold ``f`` lands in
-    ``<output_dir>/<name of f>/model``.
+    ``<output_dir>/<name of f>/model``. ``extra_sources``: see :func:`train_overrides`.
 
     Raises:
         ValueError: ``name_pattern`` lacks the placeholder.
@@ -118,7 +133,7 @@ def train_commands(
     for fold in folds:
         command = [python, str(script), "--config", str(config), "--name", fold_model_path(name_pattern, fold),
                    "--output-dir", str(output_dir)]
-        for item in (*train_overrides(fold), *overrides):
+        for item in (*train_overrides(fold, extra_sources=extra_sources), *overrides):
             command += ["--set", item]
         commands.append(command)
     return commands

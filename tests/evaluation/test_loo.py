@@ -98,3 +98,13 @@ def test_baselines_are_refitted_without_the_held_out_scene(scene_manifest):
     expected = np.sqrt(2.0 * np.sqrt(52.0)) / np.sqrt(110.0 / 3.0)
     assert gauss["i2"]["std_ratio_G"][0] == pytest.approx(expected, abs=0.03)
     assert res["methods"] == {"gaussian": {"kind": "baseline", "title": "i.i.d. Gaussian (σ per channel)"}}
+
+
+def test_training_overrides_leave_the_fold_scene_out_of_extra_sources():
+    fold = Fold("05", "0149_007_G4_00800_00800_4400_L", ("05",), ("06",))
+    overrides = train_overrides(fold, extra_sources=2)
+    assert overrides[1:] == ["data.extra_train.0.exclude_scenes=[149]", "data.extra_train.1.exclude_scenes=[149]"]
+    raw = {"data": {"extra_train": [{"path": "a"}, {"path": "b"}]}}
+    assert apply_overrides(raw, overrides)["data"]["extra_train"][1] == {"path": "b", "exclude_scenes": [149]}
+    with pytest.raises(ValueError, match="no SIDD scene instance"):
+        train_overrides(Fold("09+15", None, ("09", "15"), ("05",)), extra_sources=1)

@@ -166,3 +166,12 @@ def test_extra_training_sources_with_weights_and_the_resampled_flag(tmp_path):
 def test_bad_training_sources_are_config_errors(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
+
+
+def test_overrides_index_lists_and_name_bad_paths():
+    raw = {"data": {"extra_train": [{"path": "a"}]}}
+    assert apply_overrides(raw, ["data.extra_train.0.weight=2"])["data"]["extra_train"][0]["weight"] == 2
+    with pytest.raises(ConfigError, match=r"'1' is not an index of a list of 1"):
+        apply_overrides(raw, ["data.extra_train.1.weight=2"])
+    with pytest.raises(ConfigError, match="set a whole list, or a key of one of its entries"):
+        apply_overrides(raw, ["data.extra_train.0=3"])
