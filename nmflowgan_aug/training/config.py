@@ -246,9 +246,9 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         try:
             converted = tp(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{where} must be a {tp.__name__}, got {value!r}") from None
+            raise ConfigError(f"{where} must be {'an' if tp is int else 'a'} {tp.__name__}, got {value!r}") from None
         if isinstance(value, bool) or (tp is int and converted != float(value)):
-            raise ConfigError(f"{where} must be a {tp.__name__}, got {value!r}")
+            raise ConfigError(f"{where} must be {'an' if tp is int else 'a'} {tp.__name__}, got {value!r}")
         return converted
     if tp is str:
         if not isinstance(value, (str, int)):

@@ -123,7 +123,7 @@ def test_bad_model_values_are_config_errors(override, message):
         ("data.num_workers=-1", r"data.num_workers must be an int >= 0, got -1"),
         ("critic.width=0", r"critic.width must be an int >= 1, got 0"),
         ("data.train.camera_table=[IP, IP]", r"camera_table must list unique, non-empty camera names, got \['IP', 'IP'\]"),
-        ("model.unet_depth=four", r"model.unet_depth must be a int, got 'four'"),
+        ("model.unet_depth=four", r"model.unet_depth must be an int, got 'four'"),
     ],
 )
 def test_values_out_of_range_are_errors_naming_the_key(override, message):
