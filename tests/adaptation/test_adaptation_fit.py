@@ -149,3 +149,14 @@ def test_one_hot_models_and_small_pairs_are_refused():
 def test_settings_are_validated(field, value, message):
     with pytest.raises(ValueError, match=message):
         AdaptationSettings(**{field: value})
+
+
+def test_adaptation_runs_on_the_models_device(device):
+    base = tiny_model("log_camera_spatial").to(device)
+    result = adapt_camera(base, synthetic_pairs(), "NEW", replace(FAST, steps=10), progress=False)
+    assert next(result.model.parameters()).device.type == device.type and result.nll_after < result.nll_before
+    clean = CLEAN.to(device)
+    for camera in ("IP", "G4"):
+        a, b = (m.sample(clean, camera, 1600, generator=torch.Generator(device).manual_seed(0))
+                for m in (base, result.model))
+        assert torch.equal(a, b), camera
