@@ -46,6 +46,7 @@ BENCH_SETTINGS = AdaptationSettings(steps=100, patch_size=64, batch_size=8, lr=0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the benchmark."""
     p = argparse.ArgumentParser(
         prog="adapt_camera.py",
         description="Adapt a noise model to each PolyU and CC15 camera from k pairs (k = 1, 3, 10) and score the "

@@ -120,9 +120,10 @@ def model_card(result: AdaptationResult, base: str) -> str:
 def save_adapted(
     result: AdaptationResult, out: str | os.PathLike, base: str, overwrite: bool = False
 ) -> Path:
-    """Write the adapted model to the folder ``out``: weights, ``config.json`` (its ``metadata`` holds
-    ``adapted_from`` and the ``adaptation`` record, :meth:`~nmflowgan_aug.adaptation.fit.AdaptationResult.to_dict`)
-    and ``MODEL_CARD.md``.
+    """Write the adapted model to the folder ``out`` as a unit.
+
+    The folder gets the weights, ``config.json`` (its ``metadata`` holds ``adapted_from`` and the ``adaptation``
+    record, :meth:`~nmflowgan_aug.adaptation.fit.AdaptationResult.to_dict`) and ``MODEL_CARD.md``.
 
     Raises:
         FileExistsError, NotADirectoryError: see :func:`check_output`.

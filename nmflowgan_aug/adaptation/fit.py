@@ -224,8 +224,11 @@ def _spatial_slot(model: NMFlowGAN) -> CameraSlot:
 
 def _fit(model: NMFlowGAN, slots: list[CameraSlot], data: _Pairs, code: int, settings: AdaptationSettings,
          progress: bool) -> None:
-    """Adam with a cosine learning-rate decay to 0 over the steps, on the entries of ``slots`` only (functional
-    overrides of the frozen flow's parameters); the trained entries are written back at the end."""
+    """Fine-tune the entries of ``slots`` only, then write them back into the model.
+
+    Adam with a cosine learning-rate decay to 0 over the steps; the flow runs with functional overrides of its
+    frozen parameters in which only the slot entries are trainable tensors.
+    """
     flow = model.flow
     device = next(model.parameters()).device
     params = dict(flow.named_parameters())

@@ -71,8 +71,10 @@ def check_adaptable(model: NMFlowGAN) -> None:
 
 
 def _feature_indexed(flow: nn.Module, *, sdl: bool) -> list[tuple[str, int, int]]:
-    """``(parameter name, dim, offset)`` of the flow parameters indexed by condition feature: feature ``f`` is at
-    position ``f − offset`` along ``dim`` (a ``log`` meta encoder's first layer skips the shared ``t``, offset 1).
+    """``(parameter name, dim, offset)`` of the flow parameters indexed by condition feature.
+
+    Feature ``f`` is at position ``f − offset`` along ``dim`` (a ``log`` meta encoder's first layer skips the
+    shared ``t``: offset 1).
 
     ``sdl=False`` leaves out the SDL meta encoders: the SDL's instance norm removes their spatially constant
     output, so they have no effect on the noise (reference §1.4, :class:`SignalDependentLinear`).

@@ -38,6 +38,7 @@ example:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``nmflowgan-adapt``."""
     parser = argparse.ArgumentParser(
         prog="nmflowgan-adapt",
         description="Add a camera that is not in the model's vocabulary from a few noisy/clean sRGB pairs of it, "
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns 0 (errors exit with status 2 and the message)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
