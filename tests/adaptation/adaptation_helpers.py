@@ -1,5 +1,4 @@
-"""Helpers of the adaptation tests: tiny models with weights moved off their initial values and synthetic pairs
-of a new camera."""
+"""Helpers of the adaptation tests: tiny models whose cameras differ, and synthetic pairs of a new camera."""
 
 from __future__ import annotations
 
@@ -22,8 +21,10 @@ VARIANTS = {
 
 
 def tiny_model(variant: str, seed: int = 0) -> NMFlowGAN:
-    """A small model of ``variant`` (:data:`VARIANTS`), SIDD cameras and ISOs, every flow weight and BatchNorm
-    statistic moved off its initial value (so that cameras differ), in eval mode."""
+    """A small model of ``variant`` (:data:`VARIANTS`) with the SIDD cameras and ISOs, in eval mode.
+
+    Every flow weight and BatchNorm statistic is moved off its initial value, so that the cameras differ.
+    """
     config = NMFlowGANConfig(cameras=SIDD_VOCABULARY.cameras, isos=SIDD_VOCABULARY.isos, flow_features=4,
                              **VARIANTS[variant])
     with torch.random.fork_rng(devices=[]):

@@ -1,5 +1,7 @@
-"""Fixtures of the adaptation tests: one thread for tiny tensors, and the real PolyU pairs (skipped with a clear
-message when the data is absent)."""
+"""Fixtures of the adaptation tests: one thread for tiny tensors, and the real PolyU pairs.
+
+The PolyU fixture skips with a clear message when the data is absent.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""save_adapted: the adapted model's folder loads with its new camera, carries its record and card, and never
-replaces a user's files."""
+"""save_adapted: the folder loads with the new camera, carries its record and card, keeps a user's files."""
 
 from __future__ import annotations
 
