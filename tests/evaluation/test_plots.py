@@ -36,5 +36,5 @@ def test_write_plots_writes_five_figures(tmp_path):
 
 def test_missing_matplotlib_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=r"pip install matplotlib \(or nmflowgan_aug\[bench\]\)"):
+    with pytest.raises(ImportError, match=r"the noise-fidelity figures need matplotlib: pip install matplotlib"):
         write_plots(_blocks(), ["gaussian"], tmp_path)
