@@ -24,12 +24,24 @@ from .._io import atomic_write, refuse_overwrite
 from ..vocab import SIDD_CAMERA_NAMES
 from .registry import PRETRAINED_DIR, PretrainedWeights, folder_sha256, read_registry, write_registry
 
-__all__ = ["main", "model_card", "pretrained_record", "release"]
+__all__ = ["main", "model_card", "pretrained_record", "release", "training_command"]
 
 MAX_BYTES = 20 * 1024 * 1024
 #: The files of a run's model folder that ship (their :func:`folder_sha256` is the record's checksum).
 SHIPPED_FILES = ("model.safetensors", "config.json")
-METRICS = (("kld_official", "KLD (NM-FlowGAN protocol)"), ("kld_block", "KLD (NAFlow protocol)"), ("akld", "AKLD"))
+#: The fidelity metrics of the card's table and the registry record (keys of ``noise_fidelity.py``'s JSON).
+METRICS = (
+    ("kld_block", "KLD (NAFlow protocol)"),
+    ("kld_official", "KLD (NM-FlowGAN protocol)"),
+    ("akld", "AKLD"),
+    ("corr_error_lag1", "abs Δρ lag 1"),
+    ("corr_error_lag2", "abs Δρ lag 2"),
+    ("std_ratio_R", "std ratio R"),
+    ("std_ratio_G", "std ratio G"),
+    ("std_ratio_B", "std ratio B"),
+)
+#: The metrics of :data:`METRICS` for which lower is better (the std ratios are best at 1).
+ERROR_METRICS = tuple((key, label) for key, label in METRICS if not key.startswith("std_ratio"))
 PAPER = "Han & Yu, arXiv 2312.10112"
 LICENCE = (
     "Weights: MIT, like this package. Training data: SIDD (Abdelhamed et al., CVPR 2018), distributed by its"
@@ -71,9 +83,37 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
     for key, value in tree.items():
         if isinstance(value, dict):
             flat.update(_flatten(value, f"{prefix}{key}."))
+        elif isinstance(value, list):  # list entries compare without their unset (None) fields
+            flat[f"{prefix}{key}"] = [
+                {k: v for k, v in item.items() if v is not None} if isinstance(item, dict) else item for item in value
+            ]
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+def training_command(run_dir: Path, recipe: Path | None) -> str:
+    """The ``train_noise_model.py`` command that reproduces a run: ``recipe`` (a config YAML) plus a
+    ``--set`` for every value in which the run's ``config.yaml`` differs from it; without a recipe, the
+    run's own ``config.yaml``.
+
+    Raises:
+        FileNotFoundError: ``recipe`` is not a file.
+        nmflowgan_aug.training.config.ConfigError: ``recipe`` is not a valid training config.
+    """
+    run_config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    if recipe is None:
+        return f"python train_noise_model.py --config {run_dir.name}/config.yaml"
+    from ..training.config import load_config
+
+    base = _flatten(yaml.safe_load(yaml.safe_dump(load_config(recipe).to_dict())))
+    mine = _flatten(run_config)
+    sets = [
+        f"--set '{key}={json.dumps(mine[key])}'" if isinstance(mine[key], (list, dict)) else f"--set {key}={mine[key]}"
+        for key in sorted(mine)
+        if key not in ("name", "output_dir") and mine[key] != base.get(key)
+    ]
+    return " ".join(["python train_noise_model.py --config", recipe.as_posix(), "--name", run_config["name"], *sets])
 
 
 def _best_img_s(throughput: dict, what: str) -> float | None:
@@ -123,7 +163,7 @@ def official_size_section(
         "|---|---|---|---|",
     ]
     worse = []
-    for key, label in METRICS:
+    for key, label in ERROR_METRICS:
         a, b = mine_scores[key]["all"]["mean"], official_scores[key]["all"]["mean"]
         lines.append(f"| {label} | {a:.4f} | {b:.4f} | {a - b:+.4f} |")
         if a > b:
@@ -151,13 +191,14 @@ def pretrained_record(name: str, run_dir: Path, fidelity: dict, method: str) -> 
     Raises:
         ValueError: ``method`` is not in the fidelity JSON.
     """
-    provenance = json.loads((run_dir / "model" / "config.json").read_text()).get("metadata", {})
     train_cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
     scores = _method_summary(fidelity, method)
+    extra = [Path(source["path"]).name for source in train_cfg["data"].get("extra_train") or []]
     training_data = (
-        f"`{Path(provenance.get('training_data', '?')).name}` rows"
+        f"`{Path(train_cfg['data']['train']['path']).name}` rows"
         f" {', '.join(train_cfg['data']['train']['ids'] or ['all'])} of `../shared/data/sidd_native`"
         " (native-resolution SIDD sRGB crops); rows without a known camera and ISO are left out."
+        + (f" Also: {', '.join(f'`{e}`' for e in extra)} (see the card)." if extra else "")
     )
     return PretrainedWeights(
         name=name,
@@ -180,6 +221,85 @@ def _shipped_files_sha256(model_dir: Path) -> str:
         return folder_sha256(tmp)
 
 
+ISO_ENCODING_TEXT = {
+    "onehot": "one-hot ISO index and one-hot camera (official NM-FlowGAN; only the listed ISOs have a row)",
+    "log": "one-hot camera and a continuous log-ISO value with one slope shared by all cameras",
+    "log_camera": "one-hot camera and a per-camera log-ISO slope ([onehot(camera) ‖ t·onehot(camera)], t the"
+    " log-ISO), so each camera's noise can grow with ISO at its own rate",
+}
+
+
+def _source_line(source: dict, label: str) -> str:
+    """One training source of a run's ``config.yaml`` as a card bullet."""
+    where = Path(source["path"])
+    rows = f"rows {', '.join(source['ids'])} of " if source.get("ids") else "all of "
+    line = f"- {label}: {rows}`{where.parent.name}/{where.name}`" if where.suffix else f"- {label}: {rows}`{where.name}`"
+    if source.get("exclude_scenes"):
+        line += f", leaving out scene instances {', '.join(str(n) for n in source['exclude_scenes'])}"
+    if source.get("weight", 1.0) != 1.0:
+        line += f", sampling weight {source['weight']}"
+    if source.get("resampled"):
+        line += (
+            ". Its frames were resized by their publisher, which lowered the noise (about 0.83×) and removed its"
+            " spatial correlation: its patches train the pixel-wise layers only, through a learned per-channel"
+            " scale (`ResampledNoiseScale`) in place of the spatial-correlation layer"
+        )
+    return line + "."
+
+
+def _training_data_lines(
+    record: PretrainedWeights, run_dir: Path, train_cfg: dict, metrics: dict, recipe: Path | None
+) -> list[str]:
+    data = train_cfg["data"]
+    size = data["patch_size"]
+    lines = [
+        "## Training data",
+        "",
+        f"- Source: {record.training_data} Validation (not trained on): rows "
+        f"{', '.join((data['val'] or {}).get('ids') or [])}, real SIDD validation blocks.",
+    ]
+    lines += [_source_line(source, "Also") for source in data.get("extra_train") or []]
+    lines += [
+        f"- {metrics['train_patches']} training patches of {size}×{size} (stride {data['stride']}),"
+        f" {'flip/rot90 augmentation' if data.get('augment') else 'no augmentation'}.",
+        f"- Command: `{training_command(run_dir, recipe)}` ({_training_summary(run_dir)}).",
+        "",
+    ]
+    return lines
+
+
+def _architecture_lines(config: dict, train_cfg: dict) -> list[str]:
+    linear = config.get("noise_domain", "srgb") == "linear"
+    kernel = config.get("spatial_kernel", 0)
+    lines = [
+        "## Architecture",
+        "",
+        "- Flow: UD, then NE | SAL | SDL | CL2 | SAL | SDL | CL2 (official layers), subnetwork width "
+        f"{config['flow_features']}.",
+        f"- Camera/ISO encoding `{config['iso_encoding']}`: {ISO_ENCODING_TEXT[config['iso_encoding']]}.",
+        "- Noise domain: "
+        + ("linear light. The flow models `linear(noisy) − linear(clean)` (sRGB transfer function of IEC 61966-2-1,"
+           " kornia), which is nearly symmetric for SIDD, where the sRGB difference is skewed."
+           if linear else "sRGB (official): the flow models `noisy − clean` in 8-bit levels."),
+    ]
+    if kernel:
+        lines.append(
+            f"- Spatial correlation: a learned {kernel}×{kernel} convolution across the three channels, applied"
+            " circularly as `I + W` and inverted exactly through the FFT (its log-determinant is exact), shared by"
+            " all cameras and ISOs; trained by likelihood with the rest of the flow."
+        )
+    if config["unet_depth"]:
+        lines += [
+            f"- Spatial-correlation U-Net: depth {config['unet_depth']}, width {config['unet_width']} (official:"
+            " depth 5, width 64, 31.0 M parameters); see `benchmarks/throughput.py` for its cost.",
+            f"- Critic (training only): width {train_cfg['critic']['width']}, WGAN-GP λ ="
+            f" {train_cfg['critic']['gp_weight']}.",
+        ]
+    else:
+        lines.append("- No U-Net and no critic (`unet_depth: 0`): trained by maximum likelihood (NLL) alone.")
+    return [*lines, ""]
+
+
 def model_card(
     record: PretrainedWeights,
     run_dir: Path,
@@ -188,12 +308,14 @@ def model_card(
     compare: list[str],
     official: tuple[str, Path] | None = None,
     throughput: dict | None = None,
+    recipe: Path | None = None,
 ) -> str:
     """The markdown model card of a shipped model, from its registry ``record`` and the sources listed in
     the module docstring.
 
     ``official`` is ``(method, run_dir)`` of the same recipe trained at the official U-Net size; it adds
-    the measured fidelity cost of the shipped size (and its speed gain, from ``throughput``).
+    the measured fidelity cost of the shipped size (and its speed gain, from ``throughput``). ``recipe``
+    is the config YAML the run was trained from (see :func:`training_command`).
     """
     config = json.loads((run_dir / "model" / "config.json").read_text())["config"]
     train_cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
@@ -207,37 +329,22 @@ def model_card(
         f"Load it with `NMFlowGAN.from_pretrained({name!r})`; the SHA-256 of its weights and `config.json` is checked"
         " on load.",
         "",
-        "## Training data",
-        "",
-        f"- Source: {record.training_data} Validation (not trained on): rows "
-        f"{', '.join((train_cfg['data']['val'] or {}).get('ids') or [])}, real SIDD validation blocks.",
-        f"- {metrics['train_patches']} training patches of {train_cfg['data']['patch_size']}×"
-        f"{train_cfg['data']['patch_size']} (stride {train_cfg['data']['stride']}), flip/rot90 augmentation.",
-        "- `sidd_small_256` was not used: its frames were resized by their publisher, which shrank the noise"
-        " (about 0.83×) and destroyed its spatial correlation, so it would teach the wrong noise.",
-        f"- Command: `python train_noise_model.py --config configs/{train_cfg['name']}.yaml`"
-        f" ({_training_summary(run_dir)}).",
-        "",
-        "## Architecture",
-        "",
-        "- Flow: UD, then NE | SAL | SDL | CL2 | SAL | SDL | CL2 (official layers), subnetwork width "
-        f"{config['flow_features']}; camera/ISO encoding `{config['iso_encoding']}`.",
-        f"- Spatial-correlation U-Net: depth {config['unet_depth']}, width {config['unet_width']} (official: depth 5,"
-        " width 64, 31.0 M parameters); chosen so that synthesis runs on the fly, see `benchmarks/throughput.py`.",
-        f"- Critic (training only): width {train_cfg['critic']['width']}, WGAN-GP λ = {train_cfg['critic']['gp_weight']}.",
-        "",
+        *_training_data_lines(record, run_dir, train_cfg, metrics, recipe),
+        *_architecture_lines(config, train_cfg),
         "## Cameras and ISO",
         "",
         f"- Cameras: {cams}.",
         f"- ISO: {', '.join(str(i) for i in config['isos'])}. Other values raise `ValueError`.",
-        "- ISO levels and camera/ISO pairs absent from the training crops are reached through the continuous"
-        " log-ISO encoding (an interpolation or extrapolation, not a measurement).",
+        "- ISO levels and camera/ISO pairs absent from the training data are reached through the camera/ISO"
+        " encoding (an interpolation or extrapolation, not a measurement).",
         "",
         "## Metrics",
         "",
         f"On the 5 real SIDD validation blocks of `../shared/data/sidd_native`, mean ± std over sampling seeds"
         f" {fidelity['seeds']}, from `{fidelity['command_line']}` (nmflowgan_aug {fidelity['version']},"
-        f" {fidelity['created']}). Lower is better.",
+        f" {fidelity['created']}). Synthetic noise is scored on 8-bit output. KLD, AKLD and abs Δρ (the error of"
+        " the noise's neighbour correlation at lag 1 and 2, mean over directions and channels): lower is better;"
+        " std ratio (synthetic / real noise std per channel): 1 is best.",
         "",
         *_metric_rows(fidelity, [method, *compare]),
         "",
@@ -251,6 +358,7 @@ def model_card(
         ]
     if official is not None:
         lines += official_size_section(fidelity, method, run_dir, official[0], official[1], throughput)
+    size = train_cfg["data"]["patch_size"]
     lines += [
         "## Licence",
         "",
@@ -258,12 +366,14 @@ def model_card(
         "",
         "## Limitations",
         "",
-        "- Trained on 11 real crops from five 2016-era phones, on 2 CPU cores for a short budget: a demonstration"
-        " of the pipeline on the only native SIDD noise available here, not a reproduction of the paper.",
-        "  Retrain on SIDD-Medium with `configs/nmflowgan_sidd.yaml` for production use.",
-        "- Noise of other cameras (DSLRs, recent phones) is not modelled; choose the closest camera/ISO.",
+        "- Trained on the SIDD data available here (five 2016-era phones), on 2 CPU cores for a short budget, not"
+        " a reproduction of the paper. Retrain on SIDD-Medium with `configs/nmflowgan_sidd.yaml` for production use.",
+        "- Five validation blocks from three cameras rank methods only coarsely; see the leave-one-scene-out"
+        " results in `benchmarks/README.md`.",
+        "- Noise of other cameras (DSLRs, recent phones) is not modelled; choose the closest camera/ISO, or add"
+        " a camera from a few pairs with `nmflowgan-adapt`.",
         "- The flow's SDL layer normalises over the whole input tile, so noise statistics depend slightly on the"
-        " image size; it was trained on 96×96 patches.",
+        f" image size; it was trained on {size}×{size} patches.",
         "",
     ]
     return "\n".join(lines)
@@ -279,6 +389,7 @@ def release(
     official: tuple[str, Path] | None = None,
     throughput_json: Path | None = None,
     package_dir: Path = PRETRAINED_DIR,
+    recipe: Path | None = None,
 ) -> Path:
     """Copy ``run_dir/model`` to ``<package_dir>/<name>/``, write its card and register it in
     ``<package_dir>/registry.json``.
@@ -286,6 +397,7 @@ def release(
     Args:
         official: ``(method, run_dir)`` of the official-size run scored in the same fidelity JSON.
         throughput_json: ``benchmarks/throughput.py --json`` output, for the speed line of that section.
+        recipe: the config YAML the run was trained from, for the card's reproduction command.
         package_dir: where the shipped models live (default: this package).
 
     Raises:
@@ -299,6 +411,8 @@ def release(
         needed += [official[1] / "config.yaml", official[1] / "metrics.json"]
     if throughput_json is not None:
         needed.append(throughput_json)
+    if recipe is not None:
+        needed.append(recipe)
     for path in needed:
         if not path.is_file():
             raise FileNotFoundError(f"missing {path}")
@@ -309,7 +423,7 @@ def release(
     throughput = json.loads(throughput_json.read_text()) if throughput_json is not None else None
     fidelity = json.loads(fidelity_json.read_text())
     record = pretrained_record(name, run_dir, fidelity, method)
-    card = model_card(record, run_dir, fidelity, method, compare, official, throughput)
+    card = model_card(record, run_dir, fidelity, method, compare, official, throughput, recipe)
     target.mkdir(parents=True, exist_ok=True)
     for file in SHIPPED_FILES:
         atomic_write(target / file, lambda p, f=file: shutil.copyfile(run_dir / "model" / f, p))
@@ -331,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--official", metavar="METHOD=RUN_DIR",
                    help="the same recipe trained at the official U-Net size, scored in the same fidelity JSON")
     p.add_argument("--throughput", type=Path, help="benchmarks/throughput.py --json output (speed of both sizes)")
+    p.add_argument("--recipe", type=Path,
+                   help="the config YAML the run was trained from (the card shows it plus the run's --set overrides)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing shipped model of that name")
     args = p.parse_args(argv)
     official = None
@@ -340,7 +456,8 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--official expects METHOD=RUN_DIR, got {args.official!r}")
         official = (method, Path(run))
     target = release(
-        args.run_dir, args.name, args.fidelity, args.method, args.compare, args.overwrite, official, args.throughput
+        args.run_dir, args.name, args.fidelity, args.method, args.compare, args.overwrite, official, args.throughput,
+        recipe=args.recipe,
     )
     print(f"shipped {args.name!r} in {target}")
     return 0

@@ -76,20 +76,20 @@ def test_shipped_models_load_and_have_a_card_generated_from_their_record(name):
         assert needed in card, needed
     for field in (record.paper, record.training_data, record.licence):
         assert field in card, field
-    assert set(record.metrics) == {"kld_official", "kld_block", "akld"}
+    assert set(record.metrics) == {key for key, _ in rel.METRICS}
     for value in record.metrics.values():
         assert f"{value:.4f} ±" in card
     assert record.weights_file.stat().st_size <= 20 * 1024 * 1024
 
 
-def _fake_run(folder, unet_depth=2, critic_width=16, seconds=60.0, history=None):
+def _fake_run(folder, unet_depth=2, critic_width=16, seconds=60.0, history=None, extra_train="[]", **model):
     """A run folder in the layout train_noise_model.py writes, with a tiny model."""
-    NMFlowGAN(NMFlowGANConfig(unet_depth=unet_depth, unet_width=4)).save_pretrained(
+    NMFlowGAN(NMFlowGANConfig(unet_depth=unet_depth, unet_width=4, **model)).save_pretrained(
         folder / "model", metadata={"training_data": "x/pairs.csv"}
     )
     (folder / "config.yaml").write_text(
         f"name: {folder.name}\nmodel: {{unet_depth: {unet_depth}}}\n"
-        "data: {train: {ids: ['05']}, val: {ids: ['00']}, patch_size: 96, stride: 48}\n"
+        f"data: {{train: {{path: x/pairs.csv, ids: ['05']}}, val: {{ids: ['00']}}, patch_size: 96, stride: 48, extra_train: {extra_train}}}\n"
         f"critic: {{width: {critic_width}, gp_weight: 10.0}}\n"
     )
     (folder / "metrics.json").write_text(json.dumps(
@@ -102,7 +102,7 @@ def _fidelity_json(path, means):
     """A noise_fidelity.py summary with one group 'all' and the given method -> mean (all metrics)."""
     fidelity = {"seeds": [0], "command_line": "python benchmarks/noise_fidelity.py", "version": "0", "created": "now",
                 "summary": {"groups": {"all": ["00"]}, "methods": {
-                    m: {k: {"all": {"mean": v, "std": 0.001}} for k in ("kld_official", "kld_block", "akld")}
+                    m: {k: {"all": {"mean": v, "std": 0.001}} for k, _ in rel.METRICS}
                     for m, v in means.items()}}}
     path.write_text(json.dumps(fidelity))
     return path
@@ -124,7 +124,7 @@ def test_release_copies_weights_registers_the_record_and_writes_card(tmp_path, p
     assert target == package_dir / "tiny"
     record = registry.read_registry(package_dir / "registry.json")["tiny"]
     assert record.folder == "tiny" and record.sha256 == folder_sha256(target)
-    assert record.metrics == {"kld_official": 0.05, "kld_block": 0.05, "akld": 0.05}
+    assert record.metrics == {key: 0.05 for key, _ in rel.METRICS}
     assert record.training_data.startswith("`pairs.csv` rows 05 of") and record.paper == rel.PAPER
     card = (target / "MODEL_CARD.md").read_text()
     assert "| ours | AKLD | 0.0500 ± 0.0010 |" in card and "| gaussian | AKLD | 0.0400 ± 0.0010 |" in card
@@ -136,6 +136,24 @@ def test_release_copies_weights_registers_the_record_and_writes_card(tmp_path, p
     with pytest.raises(ValueError, match="not in the fidelity results"):
         rel.release(run, "tiny", fidelity, "nope", [], overwrite=True, package_dir=package_dir)
     assert registry.read_registry(package_dir / "registry.json") == {"tiny": record}  # untouched by the failure
+
+
+def test_card_describes_a_flow_only_linear_model_with_a_resampled_extra_source(tmp_path, package_dir):
+    run = _fake_run(
+        tmp_path / "sidd", unet_depth=0, noise_domain="linear", spatial_kernel=3, iso_encoding="log_camera",
+        extra_train="[{path: /d/sidd_small_256, resampled: true, weight: 0.5, exclude_scenes: [21]}]",
+    )
+    fidelity = _fidelity_json(tmp_path / "f.json", {"ours": 0.05})
+    target = rel.release(run, "tiny", fidelity, "ours", [], overwrite=False, package_dir=package_dir)
+    record = registry.read_registry(package_dir / "registry.json")["tiny"]
+    assert record.training_data.endswith("Also: `sidd_small_256` (see the card).")
+    card = (target / "MODEL_CARD.md").read_text()
+    assert ("- Also: all of `sidd_small_256`, leaving out scene instances 21, sampling weight 0.5. Its frames were"
+            " resized by their publisher") in card
+    assert "a learned 3×3 convolution across the three channels" in card
+    assert "No U-Net and no critic (`unet_depth: 0`)" in card and "Critic (training only)" not in card
+    assert "Noise domain: linear light" in card and "per-camera log-ISO slope" in card
+    assert "| ours | abs Δρ lag 1 | 0.0500 ± 0.0010 |" in card and "| ours | std ratio B | 0.0500 ± 0.0010 |" in card
 
 
 def test_release_card_states_the_measured_cost_against_the_official_size(tmp_path, package_dir):
@@ -161,7 +179,8 @@ def test_release_card_states_the_measured_cost_against_the_official_size(tmp_pat
     assert "At the same iteration (40, epoch 4)" in section
     assert "this model 4.1000 / 4.2000, official size 4.3000 / 4.6000" in section
     assert "| AKLD | 0.0800 | 0.0700 | +0.0100 |" in section
-    assert "The shipped size is worse on KLD (NM-FlowGAN protocol), KLD (NAFlow protocol), AKLD." in section
+    assert ("The shipped size is worse on KLD (NAFlow protocol), KLD (NM-FlowGAN protocol), AKLD, abs Δρ lag 1,"
+            " abs Δρ lag 2." in section)  # the std ratios (best at 1, not 0) are not ranked
     assert "7.0 img/s for the shipped size against 1.8 img/s for the official size (4.0×)" in section
     with pytest.raises(ValueError, match="'missing' is not in the fidelity results"):
         rel.release(run, "tiny", fidelity, "ours", [], True, ("missing", official), None, package_dir)
@@ -173,3 +192,23 @@ def test_release_cli_rejects_a_malformed_official_argument(tmp_path, capsys):
     with pytest.raises(SystemExit):
         rel.main([str(tmp_path), "--name", "x", "--fidelity", "f.json", "--method", "m", "--official", "no-equals"])
     assert "METHOD=RUN_DIR" in capsys.readouterr().err
+
+
+def test_training_command_is_the_recipe_plus_the_runs_overrides(tmp_path):
+    import yaml
+
+    from nmflowgan_aug.training.config import load_config
+
+    run = tmp_path / "run_a"
+    run.mkdir()
+    config = load_config(None, ["name=run_a", "train.lr=0.005", "data.extra_train=[{path: /d/small, resampled: true}]"])
+    (run / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("name: recipe\ntrain: {lr: 0.001}\n")
+    assert rel.training_command(run, recipe) == (
+        f"python train_noise_model.py --config {recipe.as_posix()} --name run_a"
+        """ --set 'data.extra_train=[{"path": "/d/small", "resampled": true, "weight": 1.0}]' --set train.lr=0.005"""
+    )
+    recipe.write_text("name: recipe\ntrain: {lr: 0.005}\ndata: {extra_train: [{path: /d/small, resampled: true}]}\n")
+    assert rel.training_command(run, recipe) == f"python train_noise_model.py --config {recipe.as_posix()} --name run_a"
+    assert rel.training_command(run, None) == "python train_noise_model.py --config run_a/config.yaml"
