@@ -28,10 +28,11 @@ patches beforehand with ``nmflowgan-prepare-sidd``).
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -39,7 +40,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DistributedSampler, Sampler
+from torch.utils.data import Sampler
 
 from ..devices import resolve_device
 
@@ -235,12 +236,13 @@ def reseed_worker(rank: int, worker_id: int) -> None:
 
 
 class RankShare(Sampler[int]):
-    """One rank's share of the indices a sampler draws for the whole run: positions ``rank``, ``rank + world_size``,
-    ... of the draw, cut to a multiple of ``world_size`` (split by :class:`torch.utils.data.DistributedSampler`).
+    """One rank's share of the indices a sampler draws: positions ``rank``, ``rank + world_size``, ... of the draw,
+    cut to a multiple of ``world_size`` (how :class:`torch.utils.data.DistributedSampler` splits with ``drop_last``).
 
     Every rank draws the same indices from an identically seeded ``draws`` sampler (a shuffle, or the weighted
     draw of :meth:`~nmflowgan_aug.training.sources.TrainingPatches.sampler`), so batch ``k`` of every rank
-    together is batch ``k`` of one process drawing with a ``world_size`` times larger batch.
+    together is batch ``k`` of one process drawing with a ``world_size`` times larger batch. The draw is read
+    lazily, no further than the ranks use it, so it consumes its generator as one process's DataLoader would.
 
     Args:
         draws: the sampler of a single-process run.
@@ -250,10 +252,9 @@ class RankShare(Sampler[int]):
     def __init__(self, draws: Sampler[int], rank: int, world_size: int) -> None:
         self.draws, self.rank, self.world_size = draws, rank, world_size
 
-    def __iter__(self):
-        draws = list(self.draws)
-        split = DistributedSampler(draws, self.world_size, self.rank, shuffle=False, drop_last=True)
-        return iter([draws[i] for i in split])
+    def __iter__(self) -> Iterator[int]:
+        used = itertools.islice(self.draws, len(self) * self.world_size)
+        return itertools.islice(used, self.rank, None, self.world_size)
 
     def __len__(self) -> int:
         return len(self.draws) // self.world_size

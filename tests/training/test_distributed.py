@@ -21,9 +21,10 @@ from PIL import Image
 
 from nmflowgan_aug.model.flow_layers import ConditionalLinearTable
 from nmflowgan_aug.training.cli import DEFAULT_CONFIG, main
-from nmflowgan_aug.training.config import load_config
-from nmflowgan_aug.training.distributed import launch_local
+from nmflowgan_aug.training.config import DataSourceConfig, load_config
+from nmflowgan_aug.training.distributed import DistContext, RankShare, agree, launch_local, local_batch_size, seed_rank
 from nmflowgan_aug.training.loop import Trainer
+from nmflowgan_aug.training.sources import TrainingPatches
 
 TINY = ["--set", "model.unet_depth=2", "--set", "model.unet_width=4", "--set", "model.flow_features=4",
         "--set", "critic.width=2", "--set", "train.batch_size=4", "--set", "train.steps_per_epoch=4",
@@ -108,10 +109,13 @@ def runs(tmp_path_factory):
         assert main(TINY + ["--output-dir", str(root), "--name", "ddp", "--set", "train.epochs=1"]) == 0
         shutil.copytree(root / "ddp", root / "single")
         first = _state(root / "ddp")
-        argv = TINY + ["--output-dir", str(root), "--name", "ddp", "--set", "train.epochs=2", "--resume"]
+        # A DataLoader worker in each rank (the HDF5 patch files are opened lazily, once per worker); the batch order
+        # depends on whether there are workers (tqdm.auto starts a throwaway iterator), so both runs have one.
+        epoch_2 = ["--set", "train.epochs=2", "--resume", "--set", "data.num_workers=1"]
         (root / "out").mkdir()
+        argv = TINY + ["--output-dir", str(root), "--name", "ddp", *epoch_2]
         launch_local(_rank_main, 2, (argv, str(root / "ddp"), str(root / "out")), start_method="fork")
-        assert main(TINY + ["--output-dir", str(root), "--name", "single", "--set", "train.epochs=2", "--resume"]) == 0
+        assert main(TINY + ["--output-dir", str(root), "--name", "single", *epoch_2]) == 0
     finally:
         torch.set_num_threads(threads)
     return root, first
@@ -204,3 +208,77 @@ def test_a_failure_on_one_rank_fails_every_rank_and_a_new_run_leaves_nothing(tmp
     assert errors[1] == "OSError: disk unreadable on rank 1"
     assert errors[0] == "RuntimeError: starting the training failed on rank 1 of 2: OSError: disk unreadable on rank 1"
     assert not (tmp_path / "runs" / "new").exists()
+
+
+# ---------------------------------------------------------------------------------------------- the parts, one process
+
+
+def test_context_from_torchruns_environment():
+    assert DistContext.from_env({}) == DistContext(0, 1, 0) and not DistContext().enabled
+    ctx = DistContext.from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"})
+    assert (ctx.rank, ctx.world_size, ctx.local_rank, ctx.enabled, ctx.is_main) == (3, 4, 1, True, False)
+    assert DistContext.from_env({"RANK": "1", "WORLD_SIZE": "2"}).local_rank == 1
+    with pytest.raises(ValueError, match=r"sets \['RANK'\] but a distributed run needs RANK and WORLD_SIZE"):
+        DistContext.from_env({"RANK": "0"})
+    with pytest.raises(ValueError, match="must be integers"):
+        DistContext.from_env({"RANK": "a", "WORLD_SIZE": "2"})
+    with pytest.raises(ValueError, match="rank 2, local rank 0 and world size 2 do not fit"):
+        DistContext(2, 2, 0)
+
+
+def test_devices_of_the_processes():
+    two = DistContext(1, 2, 1)
+    assert two.device("cpu") == torch.device("cpu") and DistContext().device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        assert two.device("auto") == torch.device("cpu")
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            two.device("cuda")
+    elif torch.cuda.device_count() < 2:
+        with pytest.raises(ValueError, match="needs cuda:1, but this machine has 1 GPU"):
+            two.device("cuda")
+    else:
+        assert two.device("cuda") == torch.device("cuda", 1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_one_gpu_for_every_process_is_refused():
+    with pytest.raises(ValueError, match="'cuda:0' names one GPU, but 2 processes train"):
+        DistContext(0, 2, 0).device("cuda:0")
+
+
+def test_the_global_batch_is_shared_evenly():
+    assert local_batch_size(128, DistContext(0, 8)) == 16 and local_batch_size(5, DistContext()) == 5
+    for batch, world in ((6, 4), (4, 4)):
+        with pytest.raises(ValueError, match=f"train.batch_size {batch} is the global batch and must split into equal "
+                                             f"shares of at least 2 samples over the {world} processes"):
+            local_batch_size(batch, DistContext(0, world))
+
+
+def test_rank_shares_of_a_draw_are_the_draws_global_batches():
+    """Every rank takes positions rank, rank + N, ... of the same draw: batch k of all ranks together is batch k
+    of one process with an N times larger batch, for the plain shuffle and for the weighted draw of several sources."""
+    sources = TrainingPatches([range(10), range(100, 113)], [DataSourceConfig("a", weight=3.0), DataSourceConfig("b")])
+    for draw in (lambda: torch.utils.data.RandomSampler(range(23), generator=torch.Generator().manual_seed(4)),
+                 lambda: sources.sampler(torch.Generator().manual_seed(4))):  # fmt: skip
+        whole = list(draw())
+        shares = [list(RankShare(draw(), rank, 2)) for rank in (0, 1)]
+        assert [len(share) for share in shares] == [11, 11] == [len(RankShare(draw(), r, 2)) for r in (0, 1)]
+        local = [[share[i:i + 2] for i in range(0, 10, 2)] for share in shares]  # local batches of 2
+        for k in range(5):  # global batches of 4
+            assert sorted(local[0][k] + local[1][k]) == sorted(whole[4 * k:4 * k + 4])
+
+
+def test_ranks_seed_their_own_streams_per_epoch():
+    draws = {}
+    for rank, epoch in ((0, 0), (1, 0), (0, 1), (0, 0)):
+        seed_rank(7, epoch, DistContext(rank, 2))
+        draws.setdefault((rank, epoch), []).append((torch.rand(3), np.random.rand(), __import__("random").random()))
+    (a, again), b, c = draws[(0, 0)], draws[(1, 0)][0], draws[(0, 1)][0]
+    assert torch.equal(a[0], again[0]) and a[1:] == again[1:]
+    assert all(not torch.equal(a[0], other[0]) and a[1] != other[1] and a[2] != other[2] for other in (b, c))
+
+
+def test_agree_on_one_process_is_the_call_itself():
+    assert agree(DistContext(), "adding", lambda: 1 + 1) == 2
+    with pytest.raises(KeyError, match="mine"):
+        agree(DistContext(), "failing", lambda: {}["mine"])
