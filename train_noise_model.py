@@ -1,6 +1,8 @@
 #!/usr/bin/env python
-"""Train an NM-FlowGAN noise model. See ``python train_noise_model.py --help``; the loop lives in
-``nmflowgan_aug.training``."""
+"""Train an NM-FlowGAN noise model: ``nmflowgan-train`` as a script in the checkout.
+
+See ``python train_noise_model.py --help``; the command line lives in ``nmflowgan_aug.training.cli``.
+"""
 
 import sys
 

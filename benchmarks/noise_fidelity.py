@@ -3,10 +3,13 @@
 
 A command line over :mod:`nmflowgan_aug.evaluation.fidelity` (protocol and metrics),
 :mod:`~nmflowgan_aug.evaluation.fidelity_methods` (baselines and models),
+:mod:`~nmflowgan_aug.evaluation.loo` (leave-one-scene-out over the training crops),
 :mod:`~nmflowgan_aug.evaluation.fidelity_report` (markdown) and :mod:`~nmflowgan_aug.evaluation.plots`
 (figures). The markdown table and a JSON file (with the command line, package version, machine and
-fitted parameters) are written to ``--out``; ``--readme`` regenerates a table in a markdown file
-between markers; ``--plots`` writes diagnostic figures.
+fitted parameters) are written to ``--out`` (default ``runs/noise_fidelity``; existing results are
+refused without ``--overwrite``); ``--readme`` regenerates a table in a markdown file between markers;
+``--plots`` writes diagnostic figures. Training pairs that are validation blocks, or share their SIDD
+scene instance, are refused unless ``--allow-overlap`` is given (then the overlap is reported).
 
 Run ``python benchmarks/noise_fidelity.py --help``.
 """
@@ -26,7 +29,9 @@ from typing import Any
 import nmflowgan_aug
 from nmflowgan_aug.evaluation.cli import device_argument
 from nmflowgan_aug.evaluation.fidelity import (
+    HEADLINE,
     METRICS,
+    NOISE_STATS,
     blocks_from_manifest,
     blocks_from_mat,
     evaluate,
@@ -43,15 +48,18 @@ from nmflowgan_aug.evaluation.fidelity_report import (
     rewrite_readme,
     write_results,
 )
+from nmflowgan_aug.evaluation.loo import FOLD_PLACEHOLDER, evaluate_loo, parse_loo_model_specs, scene_folds
 from nmflowgan_aug.evaluation.machine import machine_info
-from nmflowgan_aug.evaluation.paths import REPO_ROOT, display_path, sidd_native_manifest
+from nmflowgan_aug.evaluation.overlap import check_overlap, find_overlap
+from nmflowgan_aug.evaluation.paths import REPO_ROOT, display_path, refuse_existing_outputs, sidd_native_manifest
 from nmflowgan_aug.evaluation.training_pairs import load_known_pairs
 
 DEFAULT_MANIFEST = sidd_native_manifest()
 DEFAULT_VAL_IDS = ("00", "01", "02", "03", "04")
 DEFAULT_TRAIN_IDS = ("05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15")
-DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results"
+DEFAULT_OUT = REPO_ROOT / "runs" / "noise_fidelity"
 RESULT_STEM = "noise_fidelity"
+PLOT_FILES = ("nlf.png", "noise_correlation.png", "noise_cross_correlation.png", "noise_histograms.png", "crops.png")
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, KeyError)
 
 
@@ -60,17 +68,22 @@ def build_parser() -> argparse.ArgumentParser:
         prog="noise_fidelity.py",
         description=(
             "Score noise models and baselines on real SIDD validation blocks: KLD (NAFlow/PNG protocol, per "
-            "256x256 block), KLD (NM-FlowGAN protocol, per 96x96 patch) and AKLD (DANet), per camera and "
-            "overall, averaged over sampling seeds. Baselines are fitted on training pairs; trained models "
-            "are loaded with --model NAME=DIR."
+            "256x256 block; the headline), KLD (NM-FlowGAN protocol, per 96x96 patch), AKLD (DANet), noise "
+            "autocorrelation and cross-channel correlation against the real noise, std ratio per channel and "
+            "the noise-level-function error, per camera and overall, averaged over sampling seeds. Synthetic "
+            "output is scored rounded to 8-bit levels (the KLDs also on the float output). Baselines are fitted "
+            "on training pairs; trained models are loaded with --model NAME=DIR. --loo adds leave-one-scene-out "
+            "over the training crops."
         ),
         epilog=(
             "examples:\n"
             "  python benchmarks/noise_fidelity.py                      # baselines, sidd_native rows 00-04\n"
             "  python benchmarks/noise_fidelity.py --model ours=runs/sidd_native/model --plots\n"
+            "  python benchmarks/noise_fidelity.py --loo --loo-model ours='runs/loo_{fold}/model'   # + leave-one-out\n"
             "  python benchmarks/noise_fidelity.py --val-mat-noisy ValidationNoisyBlocksSrgb.mat \\\n"
             "      --val-mat-gt ValidationGtBlocksSrgb.mat --blocks-per-image 4 --train /data/SIDD_Medium_Srgb\n"
-            "  python benchmarks/noise_fidelity.py --readme benchmarks/README.md   # regenerate the README table"
+            "  python benchmarks/noise_fidelity.py --out benchmarks/results --overwrite --plots \\\n"
+            "      --readme benchmarks/README.md   # regenerate the committed results and the README table"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -94,6 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
                          "manifest: 05-15; otherwise all pairs with known camera and ISO)")
     tr.add_argument("--train-crop", type=int, default=1024, metavar="PX",
                     help="centre-crop training images to at most PX pixels per side for fitting (default: %(default)s)")
+    tr.add_argument("--allow-overlap", action="store_true",
+                    help="score even when training pairs are validation blocks or share their SIDD scene instance "
+                         "(refused by default; the overlap is then written into the results)")
+    lo = p.add_argument_group("leave-one-scene-out over the training pairs of --train (a manifest)")
+    lo.add_argument("--loo", action="store_true",
+                    help="also hold out each scene instance of the training pairs in turn: the baselines are refitted "
+                         "on the others and scored on it")
+    lo.add_argument("--loo-model", action="append", default=[], metavar="NAME=PATTERN",
+                    help=f"a model per fold: PATTERN with {FOLD_PLACEHOLDER} (the fold name, e.g. 05 or 09+15), e.g. "
+                         f"ours=runs/loo_{FOLD_PLACEHOLDER}/model as written by benchmarks/loo_train.py; repeatable; "
+                         "implies --loo")
+    lo.add_argument("--loo-crop", type=int, default=256, metavar="PX",
+                    help="score the central PX×PX pixels of each held-out crop, the size of the validation blocks; "
+                         "0 scores whole crops (default: %(default)s)")
     m = p.add_argument_group("methods")
     m.add_argument("--methods", nargs="*", default=list(BASELINES), metavar="NAME",
                    help=f"baselines to run, any of {', '.join(BASELINES)} (default: all; give none to run models only)")
@@ -105,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch device for sampling: auto, cpu, cuda or cuda:N (default: %(default)s)")
     o = p.add_argument_group("output")
     o.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                   help=f"output folder for {RESULT_STEM}.md / .json and the plots (default: %(default)s)")
+                   help=f"output folder for {RESULT_STEM}.md / .json and the plots (default: %(default)s; the "
+                        "committed results are benchmarks/results)")
+    o.add_argument("--overwrite", action="store_true", help="replace existing result files in --out")
     o.add_argument("--readme", type=Path, metavar="MD", nargs="+",
                    help=f"rewrite the block between {MARK_START} and {MARK_END} of each of these markdown files")
     o.add_argument("--plots", action="store_true", help="also write diagnostic PNGs (nmflowgan_aug.evaluation.plots)")
@@ -132,24 +161,41 @@ def load_blocks(args: argparse.Namespace) -> tuple[list, str]:
     return blocks, desc
 
 
+def output_files(args: argparse.Namespace) -> list[Path]:
+    """The files this run writes into ``--out``."""
+    names = [f"{RESULT_STEM}.json", f"{RESULT_STEM}.md", *(PLOT_FILES if args.plots else ())]
+    return [args.out / n for n in names]
+
+
 def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     """Run the benchmark for parsed ``args``; writes the outputs and returns the results dict."""
     progress = not args.no_progress
+    refuse_existing_outputs(output_files(args), args.overwrite)  # before any work
     if not args.seeds:
         raise ValueError("--seeds needs at least one seed")
     models = parse_model_specs(args.model)
     check_baseline_names(args.methods)
     if not args.methods and not models:
         raise ValueError("nothing to run: give --methods and/or --model NAME=DIR")
+    loo = args.loo or bool(args.loo_model)
+    if loo and args.train.suffix.lower() != ".csv":
+        raise ValueError(f"--loo needs --train to be a pairs manifest (.csv), got {args.train}")
+    if args.loo_crop < 0:
+        raise ValueError(f"--loo-crop must be >= 0 (0: whole crops), got {args.loo_crop}")
     blocks, val_desc = load_blocks(args)
 
     train_ids = args.train_ids
     if train_ids is None and args.train.resolve() == DEFAULT_MANIFEST.resolve():
         train_ids = list(DEFAULT_TRAIN_IDS)
-    train_pairs, dropped = load_known_pairs(args.train, train_ids) if args.methods else ([], [])
-    overlap = sorted({p.name for p in train_pairs} & {b.id for b in blocks})
-    if overlap and args.val_mat_noisy is None and args.train.resolve() == args.val_manifest.resolve():
-        raise ValueError(f"training and validation share pairs {overlap}; choose disjoint --train-ids/--val-ids")
+    train_pairs, dropped = load_known_pairs(args.train, train_ids) if args.methods or loo else ([], [])
+    same_source = args.val_mat_noisy is None and args.train.resolve() == args.val_manifest.resolve()
+    overlap = find_overlap([(p.name, getattr(p, "scene", None)) for p in train_pairs],
+                           [(b.id, b.scene) for b in blocks], same_source)
+    overlap_warning = check_overlap(overlap, args.allow_overlap)
+    if overlap_warning:
+        logging.warning(overlap_warning)
+    folds = scene_folds(train_pairs) if loo else []
+    loo_models = parse_loo_model_specs(args.loo_model, folds)  # every fold's folder checked before any work
     train_desc = (f"{len(train_pairs)} pairs from `{display_path(args.train)}`"
                   + (f" (ids {train_ids[0]}-{train_ids[-1]})" if train_ids else "")
                   + (f", dropped for missing camera/ISO: {[r.name for r in dropped]}" if dropped else "")
@@ -171,13 +217,16 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         "torch": machine["torch"],
         "device": str(args.device),
         "machine": machine,
-        "seconds": round(time.time() - t0, 1),
         "seeds": list(args.seeds),
+        "scored_output": "synthetic output rounded to 8-bit levels (nmflowgan_aug.srgb.quantize_8bit); "
+                         "*_float metrics on the unrounded output",
+        "headline": HEADLINE,
         "metrics": {k: {"title": t, "definition": d} for k, (t, d) in METRICS.items()},
+        "noise_stats": list(NOISE_STATS),
         "validation": {
             "description": val_desc,
             "blocks": [{"id": b.id, "camera": b.camera, "iso": b.iso, "scene": b.scene,
-                        "size": list(b.clean.shape[-2:])} for b in blocks],
+                        "size": list(b.clean.shape[-2:]), "noise": b.real_stats} for b in blocks],
         },
         "training": {
             "description": train_desc,
@@ -185,11 +234,18 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
             "dropped": [r.name for r in dropped],
             "crop": args.train_crop,
         },
+        "overlap": overlap.to_dict(),
+        "overlap_warning": overlap_warning,
         "training_support": training_support(methods, blocks),
         "methods": {m.name: {"kind": m.kind, "title": m.title, "params": m.params} for m in methods},
         "per_block": per_block,
         "summary": summarize(methods, blocks, per_block, len(args.seeds)),
     }
+    if loo:
+        crop = args.loo_crop or None
+        results["loo"] = {**evaluate_loo(args.train, folds, args.methods, loo_models, args.seeds, args.device,
+                                         args.train_crop, crop, progress), "crop": crop}
+    results["seconds"] = round(time.time() - t0, 1)
     table = render_markdown(results)
     out = args.out
     written = write_results(results, table, out, RESULT_STEM)

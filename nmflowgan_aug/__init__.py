@@ -1,4 +1,8 @@
-"""nmflowgan_aug: realistic sRGB camera-noise synthesis (NM-FlowGAN) for training denoisers."""
+"""nmflowgan_aug: realistic sRGB camera-noise synthesis (NM-FlowGAN) for training denoisers.
+
+Docstrings and tests cite "reference §x": section x of ``docs/model_reference.md`` in the source repository,
+the specification of the official NM-FlowGAN model, training and evaluation that this package is written from.
+"""
 
 __version__ = "0.1.0"
 

@@ -65,7 +65,7 @@ def noise_std_by_iso(
 def plot_iso_sweep(model: NMFlowGAN, path: str | Path, *, level: float = 0.5, size: int = 64, title: str = "") -> Path:
     """Draw noise std against ISO (log axis) for every camera of ``model``; trained ISOs are marked.
 
-    Needs matplotlib (``pip install nmflowgan_aug[bench]``).
+    Needs matplotlib.
     """
     import matplotlib
 

@@ -112,7 +112,7 @@ def write_preview(
     """Draw :func:`preview_noise` as a grid (first row: the clean image and crop; then one row per
     camera/ISO: noisy image, enlarged crop, amplified noise) and save it (PNG, PDF, ... by suffix).
 
-    ``kwargs`` go to :func:`preview_noise`. Needs matplotlib (``pip install nmflowgan_aug[bench]``).
+    ``kwargs`` go to :func:`preview_noise`. Needs matplotlib.
     """
     import matplotlib
 

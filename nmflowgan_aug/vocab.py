@@ -299,6 +299,38 @@ class ConditionVocabulary:
     def to_dict(self) -> dict:
         return {"cameras": list(self.cameras), "isos": list(self.isos), "iso_encoding": self.iso_encoding}
 
+    # ------------------------------------------------------------------ adding a camera
+    def camera_features(self, code: int) -> tuple[int, ...]:
+        """Positions of camera ``code``'s own entries in the condition vector (see :meth:`encode`).
+
+        ``onehot``: its one-hot entry ``(num_isos + code,)``; ``log``: ``(1 + code,)``; ``log_camera``: its
+        one-hot entry and its ISO-slope entry ``(code, num_cameras + code)``. These entries are zero for every
+        other camera; for the log encodings they are also the camera's rows of a CL2 table (whose rows are the
+        condition features). Entries that no camera owns (``t`` of ``log``, the ISO one-hot of ``onehot``) are
+        shared by all cameras.
+
+        Raises:
+            ValueError: a code outside ``0 .. num_cameras − 1``.
+        """
+        if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < self.num_cameras:
+            raise ValueError(f"camera code {code!r} out of range; supported codes: {dict(enumerate(self.cameras))}")
+        if self.iso_encoding == "log_camera":
+            return (code, self.num_cameras + code)
+        return (self.offset_features.start + code,)
+
+    def with_camera(self, name: str) -> ConditionVocabulary:
+        """This vocabulary with one more camera, ``name``, appended (its code is the old ``num_cameras``).
+
+        Raises:
+            ValueError: ``name`` is not a non-empty string without surrounding spaces, or is already a camera
+                of this vocabulary.
+        """
+        if not isinstance(name, str) or not name or name != name.strip():
+            raise ValueError(f"a camera name must be a non-empty string without surrounding spaces, got {name!r}")
+        if name in self.cameras:
+            raise ValueError(f"camera {name!r} is already in the vocabulary {list(self.cameras)}; choose a new name")
+        return ConditionVocabulary((*self.cameras, name), self.isos, self.iso_encoding)
+
 
 def _per_sample_tensor(value: torch.Tensor, batch: int, what: str) -> torch.Tensor:
     """A 0-D tensor expanded to ``(batch,)``, or a ``(batch,)`` tensor as is; same device."""

@@ -64,6 +64,26 @@ class Context:
         """A fresh copy of the tiny model's folder, to be damaged by a case."""
         return self.model.save_pretrained(self.tmp / name, overwrite=True)
 
+    @cached_property
+    def manifest(self) -> Path:
+        """A pairs manifest of two 32×32 pairs (GP ISO 800, IP ISO 100) with fixed pixel values."""
+        root = self.tmp / "pairs"
+        for pair_id, value in (("a", 60), ("b", 120)):
+            (root / pair_id).mkdir(parents=True)
+            for kind, offset in (("clean", 0), ("noisy", 3)):
+                image = np.full((32, 32, 3), value + offset, np.uint8)
+                PIL.Image.fromarray(image).save(root / pair_id / f"{kind}.png")
+        (root / "pairs.csv").write_text("id,camera,iso\na,GP,800\nb,IP,100\n")
+        return root / "pairs.csv"
+
+    def folder_with(self, name: str, *files: str) -> Path:
+        """A scratch folder holding empty files."""
+        folder = self.tmp / name
+        folder.mkdir(exist_ok=True)
+        for f in files:
+            (folder / f).write_text("")
+        return folder
+
     def noise(self, **kwargs):
         from nmflowgan_aug.integrations.torchvision_transform import NMFlowGANNoise
 
@@ -108,6 +128,62 @@ def _reordered_shipped(ctx: Context) -> object:
     record = PretrainedWeights("tiny", str(folder), folder_sha256(folder), "MIT", "-", {}, "-")
     _edit_config(folder, cameras=["GP", "IP", "S6", "N6", "G4"])
     return weights_folder("tiny", {"tiny": record})
+
+
+def _config(*overrides: str) -> object:
+    from nmflowgan_aug.training.config import load_config
+
+    return load_config(None, list(overrides))
+
+
+def _config_file(ctx: Context, text: str) -> object:
+    from nmflowgan_aug.training.config import load_config
+
+    path = ctx.folder_with("configs") / "broken.yaml"
+    path.write_text(text)
+    return load_config(path)
+
+
+def _run(ctx: Context, folder: Path, *overrides: str, **kwargs) -> object:
+    from nmflowgan_aug.training.run import run_training
+
+    config = _config("model.unet_depth=0", "model.iso_encoding=log", "model.cameras=[IP, GP]",
+                     "model.isos=[100, 800]", f"data.train.path={ctx.manifest}", "data.patch_size=16",
+                     "data.stride=16", "train.device=cpu", *overrides)
+    return run_training(config, folder, **kwargs)
+
+
+def _patch_file(ctx: Context, name: str, dtype: type = np.uint8, camera_name: bool = True) -> Path:
+    """One HDF5 patch file of a 32×32 pair (IP, ISO 100), stored with ``dtype`` and with/without the camera name."""
+    import h5py
+
+    from nmflowgan_aug.data.hdf5_patches import pair_attributes, write_pair_hdf5
+    from nmflowgan_aug.data.sidd import read_pairs_manifest
+
+    folder = ctx.folder_with(name)
+    pair = read_pairs_manifest(ctx.manifest, ["b"])[0]
+    path = folder / "0000_b.hdf5"
+    if path.exists():  # made by an earlier case run with the same context
+        return folder
+    clean, noisy = pair.load()
+    write_pair_hdf5(path, clean, noisy, pair_attributes(pair, SIDD_VOCABULARY), patch=16, stride=16)
+    with h5py.File(path, "r+") as f:
+        if dtype is not np.uint8:
+            for group in ("clean", "noisy"):
+                for index in list(f[group]):
+                    data = f[group][index][()].astype(dtype)
+                    del f[group][index]
+                    f[group][index] = data
+        if not camera_name:
+            del f["config"].attrs["camera-name"]
+    return folder
+
+
+def _patches(folder: Path, **kwargs) -> object:
+    from nmflowgan_aug.data.hdf5_patches import PatchDataset
+
+    dataset = PatchDataset(folder, vocabulary=SIDD_VOCABULARY, **kwargs)
+    return dataset[0]
 
 
 def _noise(ctx: Context, images: torch.Tensor, **kwargs) -> object:
@@ -178,6 +254,44 @@ CASES: list[Case] = [
                                                                                    dtype=torch.uint8)), TypeError),
     Case("RandomNMFlowGANNoise (kornia)", "camera=['GP'] for a batch of 2",
          lambda c: c.kornia()(_img(2, 3, 8, 8), camera=["GP"]), ValueError),
+    # training configs
+    Case("training config", "train.epochs=0", lambda c: _config("train.epochs=0"), ValueError),
+    Case("training config", "train.critic_steps=0", lambda c: _config("train.critic_steps=0"), ValueError),
+    Case("training config", "train.val_patches=0", lambda c: _config("train.val_patches=0"), ValueError),
+    Case("training config", "unknown key train.lrr", lambda c: _config("train.lrr=0.1"), ValueError),
+    Case("training config", "model.unet_depth=four", lambda c: _config("model.unet_depth=four"), ValueError),
+    Case("training config", "data.patch_size=64 with a U-Net", lambda c: _config("data.patch_size=64"), ValueError),
+    Case("training config", "model.spatial_kernel=4", lambda c: _config("model.spatial_kernel=4"), ValueError),
+    Case("training config", "a resampled validation source",
+         lambda c: _config("data.val={path: x, resampled: true}"), ValueError),
+    Case("training config", "an extra training source of weight 0",
+         lambda c: _config("data.extra_train=[{path: x, weight: 0}]"), ValueError),
+    Case("training config", "override that is not valid YAML", lambda c: _config("train.betas=[0.9"), ValueError),
+    Case("training config", "YAML syntax error in the file", lambda c: _config_file(c, "train:\n  betas: [0.9\n"),
+         ValueError),
+    # training runs
+    Case("run_training", "a non-empty run folder without resume or overwrite",
+         lambda c: _run(c, c.folder_with("used-run", "notes.txt")), FileExistsError),
+    Case("run_training", "resume and overwrite together",
+         lambda c: _run(c, c.tmp / "run-both", resume=c.tmp / "x.pt", overwrite=True), ValueError),
+    Case("run_training", "resume from a missing checkpoint",
+         lambda c: _run(c, c.tmp / "run-missing", resume=c.tmp / "nothing.pt"), FileNotFoundError),
+    Case("run_training", "train.device=tpu", lambda c: _run(c, c.tmp / "run-tpu", "train.device=tpu"), ValueError),
+    Case("run_training", "manifest ids that are not in it",
+         lambda c: _run(c, c.tmp / "run-ids", "data.train.ids=[a, c]"), ValueError),
+    Case("run_training", "a pair whose camera is not in the model",
+         lambda c: _run(c, c.tmp / "run-cams", "model.cameras=[IP, S6]"), ValueError),
+    # data preparation and patch files
+    Case("prepare_pairs", "a non-empty output folder", lambda c: __import__(
+        "nmflowgan_aug.data.hdf5_patches", fromlist=["prepare_pairs"]).prepare_pairs(
+        [], c.folder_with("prepared", "other.txt"), progress=False), FileExistsError),
+    Case("write_paired_folders", "clean and noisy of different shapes", lambda c: __import__(
+        "nmflowgan_aug.data.paired_folders", fromlist=["write_paired_folders"]).write_paired_folders(
+        [("x", np.zeros((8, 8, 3), np.uint8), np.zeros((8, 9, 3), np.uint8))], c.tmp / "paired"), ValueError),
+    Case("PatchDataset", "float32 patches", lambda c: _patches(_patch_file(c, "float-patches", np.float32)),
+         ValueError),
+    Case("PatchDataset", "a file with camera codes only and no camera_table",
+         lambda c: _patches(_patch_file(c, "official-patches", camera_name=False)), ValueError),
 ]
 
 

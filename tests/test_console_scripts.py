@@ -1,9 +1,10 @@
-"""Every console script declared in the package metadata imports and is a ``main(argv=None)``; every
-``nmflowgan-*`` command the README names is one of them."""
+"""Every console script declared in pyproject.toml imports and is a ``main(argv=None)``.
+
+Every ``nmflowgan-*`` command the README names is one of them.
+"""
 
 from __future__ import annotations
 
-import configparser
 import importlib
 import inspect
 import re
@@ -11,18 +12,16 @@ from pathlib import Path
 
 import pytest
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the dev extra installs tomli
+    import tomli as tomllib
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def console_scripts() -> dict[str, str]:
-    """``name -> "module:function"`` from setup.cfg ``[options.entry_points]`` or pyproject ``[project.scripts]``."""
-    cfg = configparser.ConfigParser()
-    cfg.read(REPO / "setup.cfg")
-    if cfg.has_option("options.entry_points", "console_scripts"):
-        lines = cfg.get("options.entry_points", "console_scripts").strip().splitlines()
-        return dict(tuple(part.strip() for part in line.split("=", 1)) for line in lines)
-    import tomllib  # Python 3.11+; setup.cfg is read above on older versions
-
+    """``name -> "module:function"`` from pyproject.toml ``[project.scripts]``."""
     return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
 
 

@@ -241,3 +241,30 @@ def test_tensor_input_on_a_device_stays_there(device):
     codes = torch.tensor([1, 2], device=device)
     assert OFF.camera_codes(codes, 2, device).device == codes.device
     assert OFF.iso_values(torch.tensor(800, device=device), 2, device).tolist() == [800, 800]
+
+
+# ---------------------------------------------------------------------------- adding a camera
+@pytest.mark.parametrize("encoding, code, expected", [
+    ("onehot", 2, (5 + 2,)),  # [onehot(iso, 5) ‖ onehot(camera)]
+    ("log", 2, (1 + 2,)),  # [t ‖ onehot(camera)]
+    ("log_camera", 2, (2, 5 + 2)),  # [onehot(camera) ‖ t·onehot(camera)]
+])  # fmt: skip
+def test_camera_features_are_the_entries_that_only_that_camera_sets(encoding, code, expected):
+    vocab = ConditionVocabulary(OFF.cameras, OFF.isos, encoding)
+    assert vocab.camera_features(code) == expected
+    meta, _ = vocab.encode(torch.arange(5), torch.full((5,), 800))
+    others = [c for c in range(5) if c != code]
+    assert (meta[code, list(expected)] != 0).all() and (meta[others][:, list(expected)] == 0).all()
+    with pytest.raises(ValueError, match="camera code 5 out of range"):
+        vocab.camera_features(5)
+
+
+def test_with_camera_appends_a_new_name():
+    vocab = SIDD_VOCABULARY.with_camera("D800")
+    assert vocab.cameras == (*SIDD_VOCABULARY.cameras, "D800") and vocab.camera_codes("D800", 1).tolist() == [5]
+    assert (vocab.isos, vocab.iso_encoding) == (SIDD_VOCABULARY.isos, SIDD_VOCABULARY.iso_encoding)
+    with pytest.raises(ValueError, match=re.escape("camera 'GP' is already in the vocabulary ['IP', 'GP'")):
+        SIDD_VOCABULARY.with_camera("GP")
+    for bad in ("", " D800", 5):
+        with pytest.raises(ValueError, match="a camera name must be a non-empty string without surrounding spaces"):
+            SIDD_VOCABULARY.with_camera(bad)

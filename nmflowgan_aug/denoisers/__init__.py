@@ -4,12 +4,13 @@
 * :func:`train_dncnn` and :class:`DnCNNTrainingSettings` (:mod:`.training`): the training loop with
   noisy inputs synthesized on the fly, its learning-rate schedule (:func:`step_lr`) and
   :func:`denoise_blocks` for inference.
-* :class:`PatchSampler`, :class:`TrainImages`, :func:`load_train_images` (:mod:`.patch_sampler`):
-  training images in memory and the random patches of each step.
+* :class:`PatchSampler`, :class:`TrainImages`, :func:`load_train_images`, :func:`load_clean_images`
+  (:mod:`.patch_sampler`): training images (pairs, or clean only) in memory and the random patches of
+  each step.
 """
 
 from .dncnn import DnCNN
-from .patch_sampler import PatchSampler, TrainImages, load_train_images
+from .patch_sampler import PatchSampler, TrainImages, load_clean_images, load_train_images
 from .training import DnCNNTrainingSettings, denoise_blocks, step_lr, train_dncnn
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "PatchSampler",
     "TrainImages",
     "denoise_blocks",
+    "load_clean_images",
     "load_train_images",
     "step_lr",
     "train_dncnn",

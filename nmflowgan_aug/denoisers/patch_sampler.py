@@ -1,4 +1,8 @@
-"""Training images of a denoiser in memory, and random crops of them for each training step."""
+"""Training images of a denoiser in memory, and random crops of them for each training step.
+
+Images are either pairs (clean and real noisy, :func:`load_train_images`) or clean images only
+(:func:`load_clean_images`), whose noisy inputs a noise model synthesizes during training.
+"""
 
 from __future__ import annotations
 
@@ -12,23 +16,23 @@ from tqdm.auto import tqdm
 
 from ..data.hdf5_patches import random_flip_rot
 
-__all__ = ["PatchSampler", "TrainImages", "load_train_images"]
+__all__ = ["PatchSampler", "TrainImages", "load_clean_images", "load_train_images"]
 
 
 @dataclass
 class TrainImages:
-    """Training images in memory: clean and noisy uint8 ``(3, H, W)`` RGB arrays with camera/ISO per image.
+    """Training images in memory: clean (and real noisy) uint8 ``(3, H, W)`` RGB arrays with camera/ISO per image.
 
     Attributes:
         clean: clean images, 8-bit levels, CHW.
-        noisy: real noisy partners, same shapes.
-        cameras: camera name per image.
+        noisy: real noisy partners, same shapes; None for clean-only images (synthetic noise only).
+        cameras: camera name per image (the condition a noise model synthesizes with).
         isos: ISO per image.
-        names: name per image (``<pair>#<k>`` for the k-th crop of a pair).
+        names: name per image (``<image>#<k>`` for the k-th crop of an image).
     """
 
     clean: list[np.ndarray]
-    noisy: list[np.ndarray]
+    noisy: list[np.ndarray] | None
     cameras: list[str]
     isos: list[int]
     names: list[str]
@@ -38,9 +42,32 @@ class TrainImages:
         """``(camera, ISO)`` per image."""
         return list(zip(self.cameras, self.isos))
 
+    def with_conditions(self, conditions: Sequence[tuple[str, int]]) -> TrainImages:
+        """The same images with other ``(camera, ISO)`` per image (e.g. drawn from an evaluation set's).
+
+        Raises:
+            ValueError: ``conditions`` of another length than the images.
+        """
+        if len(conditions) != len(self.clean):
+            raise ValueError(f"got {len(conditions)} conditions for {len(self.clean)} training images")
+        return TrainImages(self.clean, self.noisy, [c for c, _ in conditions], [int(i) for _, i in conditions],
+                           self.names)
+
 
 def _chw(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.transpose(2, 0, 1))
+
+
+def _crops(name: str, h: int, w: int, patch_size: int, patches_per_image: int, rng: np.random.Generator
+           ) -> list[tuple[str, int, int, int, int]]:
+    """``(name, y, x, height, width)`` of the random crops of one image (the whole image when 0 crops)."""
+    if h < patch_size or w < patch_size:
+        raise ValueError(f"training image {name} is {h}×{w}, smaller than the patch size {patch_size}")
+    if patches_per_image == 0:
+        return [(name, 0, 0, h, w)]
+    ys = rng.integers(0, h - patch_size + 1, patches_per_image)
+    xs = rng.integers(0, w - patch_size + 1, patches_per_image)
+    return [(f"{name}#{k}", y, x, patch_size, patch_size) for k, (y, x) in enumerate(zip(ys, xs))]
 
 
 def load_train_images(
@@ -63,21 +90,40 @@ def load_train_images(
     out = TrainImages([], [], [], [], [])
     for pair in tqdm(pairs, desc="load training pairs", leave=False, disable=None if progress else True):
         clean, noisy = pair.load()
-        h, w = clean.shape[:2]
-        if h < patch_size or w < patch_size:
-            raise ValueError(f"training pair {pair.name} is {h}×{w}, smaller than the patch size {patch_size}")
-        if patches_per_image > 0:
-            ys = rng.integers(0, h - patch_size + 1, patches_per_image)
-            xs = rng.integers(0, w - patch_size + 1, patches_per_image)
-            crops = [(f"{pair.name}#{k}", y, x, patch_size, patch_size) for k, (y, x) in enumerate(zip(ys, xs))]
-        else:
-            crops = [(pair.name, 0, 0, h, w)]
-        for name, y, x, ch, cw in crops:
+        for name, y, x, ch, cw in _crops(pair.name, *clean.shape[:2], patch_size, patches_per_image, rng):
             out.clean.append(_chw(clean[y : y + ch, x : x + cw]))
             out.noisy.append(_chw(noisy[y : y + ch, x : x + cw]))
             out.cameras.append(pair.camera)
             out.isos.append(int(pair.iso))
             out.names.append(name)
+    return out
+
+
+def load_clean_images(
+    images: Sequence[tuple[str, np.ndarray]], patch_size: int, patches_per_image: int, seed: int
+) -> TrainImages:
+    """Clean-only training images (no real noisy partner), without conditions yet (:meth:`TrainImages.with_conditions`).
+
+    Args:
+        images: ``(name, uint8 (H, W, 3) RGB)`` per image.
+        patch_size, patches_per_image, seed: as in :func:`load_train_images`.
+
+    Returns:
+        :class:`TrainImages` with ``noisy`` None and placeholder conditions (camera ``""``, ISO 0).
+
+    Raises:
+        ValueError: an image smaller than ``patch_size``, or not uint8 ``(H, W, 3)``.
+    """
+    rng = np.random.default_rng(seed)
+    out = TrainImages([], None, [], [], [])
+    for name, img in images:
+        if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+            raise ValueError(f"training image {name} must be uint8 (H, W, 3), got {img.dtype} {img.shape}")
+        for crop_name, y, x, ch, cw in _crops(name, *img.shape[:2], patch_size, patches_per_image, rng):
+            out.clean.append(_chw(img[y : y + ch, x : x + cw]))
+            out.cameras.append("")
+            out.isos.append(0)
+            out.names.append(crop_name)
     return out
 
 
@@ -104,13 +150,15 @@ class PatchSampler:
             [(c.shape[1] - patch_size + 1) * (c.shape[2] - patch_size + 1) for c in images.clean], dtype=torch.float64
         )
 
-    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
-        """``(clean, noisy, image_indices)``: uint8 ``(B, 3, P, P)`` each (8-bit levels), on the CPU."""
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor | None, list[int]]:
+        """``(clean, noisy, image_indices)``: uint8 ``(B, 3, P, P)`` each (8-bit levels), on the CPU; ``noisy`` is
+        None for clean-only images. The same seed gives the same crops with or without noisy partners."""
         p = self.patch
         idx = torch.multinomial(self.weights, size, replacement=True, generator=self.gen).tolist()
         clean, noisy = [], []
         for i in idx:
-            c, n = self.images.clean[i], self.images.noisy[i]
+            c = self.images.clean[i]
+            n = c if self.images.noisy is None else self.images.noisy[i]
             y = int(torch.randint(0, c.shape[1] - p + 1, (), generator=self.gen))
             x = int(torch.randint(0, c.shape[2] - p + 1, (), generator=self.gen))
             c, n = c[:, y : y + p, x : x + p], n[:, y : y + p, x : x + p]
@@ -118,4 +166,5 @@ class PatchSampler:
                 c, n = random_flip_rot(c, n, self.gen)
             clean.append(c)
             noisy.append(n)
-        return torch.from_numpy(np.stack(clean)), torch.from_numpy(np.stack(noisy)), idx
+        return (torch.from_numpy(np.stack(clean)),
+                None if self.images.noisy is None else torch.from_numpy(np.stack(noisy)), idx)

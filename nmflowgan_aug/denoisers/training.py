@@ -9,7 +9,7 @@ initialisation, so that trained denoisers differ only by the noise.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,8 +40,8 @@ class DnCNNTrainingSettings:
             i.e. every 5 of 30 epochs).
         augment: random flips and 90° rotations of the patches (off in the official protocol).
         seed: seed of the DnCNN initialisation, the patch sequence and the noise generator (``seed + 1``).
-        quantize: round synthetic noisy inputs to 8-bit levels like real captures (the official protocol
-            feeds the unrounded float output).
+        quantize: round synthetic noisy inputs to 8-bit levels like real captures (default False: the
+            official protocol feeds the unrounded float output; the benchmark CLI quantizes by default).
         time_synthesis: synchronize the device after each synthesis so that its reported time is exact.
 
     Raises:
@@ -97,32 +97,43 @@ def train_dncnn(
     noise_model: NoiseModel | None = None,
     conditions: Sequence[tuple[str, int]] | None = None,
     *,
+    checkpoints: Sequence[int] = (),
+    on_checkpoint: Callable[[int, DnCNN], None] | None = None,
     desc: str = "train DnCNN",
     progress: bool = True,
 ) -> tuple[DnCNN, dict]:
     """Train one DnCNN (L2 loss, Adam) on patches of ``images``.
 
     Args:
-        images: training images (uint8 clean and real noisy).
+        images: training images (uint8 clean, and real noisy unless a noise model synthesizes the inputs).
         settings: sizes, schedule and seed.
         device: where to train (CPU or CUDA).
         noise_model: a :class:`~nmflowgan_aug.baselines.NoiseModel` that synthesizes the noisy inputs
             from the clean patches (sRGB in [0, 1]); None trains on the real noisy patches.
         conditions: ``(camera, ISO)`` per image to synthesize with (e.g. mapped into a model's
             vocabulary); default ``images.conditions``.
+        checkpoints: iterations (1..``settings.iters``) after which ``on_checkpoint`` is called.
+        on_checkpoint: ``on_checkpoint(iteration, model)`` with the model in eval mode (e.g. to score it); the
+            training continues afterwards, unchanged.
         desc: label of the progress bar.
         progress: show a tqdm bar.
 
     Returns:
         The trained DnCNN (eval mode) and ``{"train_seconds", "synthesis_seconds", "final_loss"}``
-        (final loss: mean of the last 10 % of the iterations).
+        (final loss: mean of the last 10 % of the iterations; the times leave out the checkpoints).
 
     Raises:
-        ValueError: ``conditions`` of another length than ``images``.
+        ValueError: ``conditions`` of another length than ``images``, real noisy inputs requested from
+            clean-only images, or a checkpoint outside 1..iters.
     """
     conditions = images.conditions if conditions is None else list(conditions)
     if len(conditions) != len(images.clean):
         raise ValueError(f"got {len(conditions)} conditions for {len(images.clean)} training images")
+    if noise_model is None and images.noisy is None:
+        raise ValueError("training on real noisy inputs needs images with noisy partners; these are clean only")
+    bad = [c for c in checkpoints if not 1 <= c <= settings.iters]
+    if bad:
+        raise ValueError(f"checkpoints must be iterations in 1..{settings.iters}, got {bad}")
     torch.manual_seed(settings.seed)
     model = DnCNN(3, settings.layers, settings.features).to(device)
     model.train()
@@ -130,7 +141,7 @@ def train_dncnn(
     sampler = PatchSampler(images, settings.patch_size, settings.augment, settings.seed)
     noise_gen = torch.Generator(device=device).manual_seed(settings.seed + 1)
     losses: list[float] = []
-    synth_s = 0.0
+    synth_s = checkpoint_s = 0.0
     _sync(device)
     t0 = time.perf_counter()
     bar = tqdm(range(settings.iters), desc=desc, disable=None if progress else True)
@@ -160,8 +171,13 @@ def train_dncnn(
         losses.append(float(loss.detach()))
         if it % 10 == 0:
             bar.set_postfix(loss=f"{np.mean(losses[-10:]):.2e}")
+        if it + 1 in checkpoints and on_checkpoint is not None:
+            tc = time.perf_counter()
+            on_checkpoint(it + 1, model.eval())
+            model.train()
+            checkpoint_s += time.perf_counter() - tc
     _sync(device)
-    train_s = time.perf_counter() - t0
+    train_s = time.perf_counter() - t0 - checkpoint_s
     tail = losses[-max(1, len(losses) // 10) :]
     info = {
         "train_seconds": round(train_s, 2),

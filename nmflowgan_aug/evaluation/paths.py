@@ -1,11 +1,13 @@
-"""Where the benchmarks find the real data: ``$NMFLOWGAN_SHARED_DATA``, else ``shared/data`` beside the checkout."""
+"""Where the benchmarks find the real data (``$NMFLOWGAN_SHARED_DATA``, else ``shared/data`` beside the checkout),
+and where they may write."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["SHARED_DATA_ENV", "display_path", "shared_data_dir", "sidd_native_manifest"]
+__all__ = ["SHARED_DATA_ENV", "display_path", "refuse_existing_outputs", "shared_data_dir", "sidd_native_manifest"]
 
 #: Environment variable naming the real-data folder (the tests use the same one).
 SHARED_DATA_ENV = "NMFLOWGAN_SHARED_DATA"
@@ -34,3 +36,16 @@ def display_path(path: str | os.PathLike) -> str:
         return os.path.relpath(path, REPO_ROOT)
     except ValueError:  # another drive (Windows)
         return str(path)
+
+
+def refuse_existing_outputs(paths: Iterable[str | os.PathLike], overwrite: bool) -> None:
+    """Refuse to replace result files unless asked: call before any work.
+
+    Raises:
+        FileExistsError: some of ``paths`` exist and ``overwrite`` is False (the message names them all and
+            the ``--overwrite`` option).
+    """
+    existing = [str(p) for p in paths if Path(p).exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{', '.join(existing)} already exist(s); pass --overwrite to replace, or choose "
+                              "another --out")

@@ -11,13 +11,12 @@ import argparse
 import logging
 from pathlib import Path
 
+from ..configs import config_path
 from .config import load_config
 from .distributed import DistContext, init_process_group, shutdown
 from .run import run_training
 
 __all__ = ["main"]
-
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,8 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Under torchrun (torchrun --nproc_per_node N train_noise_model.py ...) N processes train together: "
         "train.batch_size is the global batch, split over them; rank 0 alone writes.",
     )
-    p.add_argument("--config", type=Path, default=None,
-                   help="YAML config (default: configs/quickstart.yaml, the embedded simulated-camera data)")
+    p.add_argument("--config", default="quickstart",
+                   help="a YAML config file, or the name of a config shipped in the package (default: quickstart, "
+                   "the embedded simulated-camera data; a value with a folder or a suffix is a path)")
     p.add_argument("--data", default=None,
                    help="training data: a SIDD-Medium/Small folder, a folder of HDF5 patches, a pairs manifest CSV, "
                    "or 'embedded'; overrides data.train.path")
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                       (args.output_dir, "output_dir")):
         if flag is not None:
             overrides.append(f"{key}={flag}")
-    config = load_config(args.config if args.config is not None else DEFAULT_CONFIG, overrides)
+    config = load_config(config_path(args.config), overrides)
     run_dir = Path(config.output_dir) / config.name
     resume = None
     if args.resume is not None:

@@ -78,6 +78,8 @@ class DataSourceConfig:
             Not for a folder of patch files.
         scenes: SIDD scene-instance numbers to use (``None``: all); each must be in the data (for a folder
             of patch files: in their ``scene-instance-number`` attributes).
+        exclude_scenes: SIDD scene-instance numbers to leave out (``None``: none), e.g. the scene a
+            leave-one-scene-out fold holds out, which SIDD-Small also contains; each must be in the data.
         camera_table: for a folder of HDF5 patch files without camera names (written by the official
             NM-FlowGAN code): the camera name of each ``smartphone-code``, e.g. ``[IP, GP, S6, N6, G4]``.
         resampled: the images were resized after capture (e.g. the 256×256 SIDD-Small copies in
@@ -92,6 +94,7 @@ class DataSourceConfig:
     path: str = "embedded"
     ids: Optional[list[str]] = None
     scenes: Optional[list[int]] = None
+    exclude_scenes: Optional[list[int]] = None
     camera_table: Optional[list[str]] = None
     resampled: bool = False
     weight: float = 1.0
@@ -271,9 +274,9 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         try:
             converted = tp(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{where} must be a {tp.__name__}, got {value!r}") from None
+            raise ConfigError(f"{where} must be {'an' if tp is int else 'a'} {tp.__name__}, got {value!r}") from None
         if isinstance(value, bool) or (tp is int and converted != float(value)):
-            raise ConfigError(f"{where} must be a {tp.__name__}, got {value!r}")
+            raise ConfigError(f"{where} must be {'an' if tp is int else 'a'} {tp.__name__}, got {value!r}")
         return converted
     if tp is str:
         if not isinstance(value, (str, int)):
@@ -315,8 +318,11 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """Apply ``a.b=value`` overrides to a raw config mapping (values parsed with ``yaml.safe_load``).
 
+    A numeric part indexes a list, e.g. ``data.extra_train.0.weight=2``.
+
     Raises:
-        ConfigError: an override without ``=``, or a value that is not valid YAML.
+        ConfigError: an override without ``=``, a value that is not valid YAML, or a path through a value
+            that is neither a section nor a list with that index.
     """
     for item in overrides:
         if "=" not in item:
@@ -325,9 +331,16 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         node = data
         parts = key.strip().split(".")
         for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ConfigError(f"override {item!r}: {part!r} is not an index of a list of {len(node)}")
+                node = node[int(part)]
+            else:
+                node = node.setdefault(part, {})
+            if not isinstance(node, (dict, list)):
                 raise ConfigError(f"override {item!r}: {part!r} is not a section")
+        if isinstance(node, list):
+            raise ConfigError(f"override {item!r}: set a whole list, or a key of one of its entries")
         try:
             node[parts[-1]] = yaml.safe_load(raw)
         except yaml.YAMLError as err:

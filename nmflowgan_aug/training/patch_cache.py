@@ -117,6 +117,12 @@ def _select_pairs(source: DataSourceConfig, split: str) -> list[ImagePair]:
         if absent:
             raise ValueError(f"scenes {absent} are not in {source.path}; its scene instances: {sorted(present)}")
         pairs = [p for p in pairs if p.scene is not None and p.scene.scene_instance in set(source.scenes)]
+    if source.exclude_scenes is not None:
+        present = {p.scene.scene_instance for p in pairs if p.scene is not None}
+        absent = sorted(set(source.exclude_scenes) - present)
+        if absent:
+            raise ValueError(f"exclude_scenes {absent} are not in {source.path}; its scene instances: {sorted(present)}")
+        pairs = [p for p in pairs if p.scene is None or p.scene.scene_instance not in set(source.exclude_scenes)]
     pairs, dropped = known_metadata(pairs)
     for p in dropped:
         log.warning("leaving out %s: camera or ISO unknown (camera=%s, iso=%s)", p.name, p.camera, p.iso)
@@ -143,15 +149,19 @@ def _patch_folder(
             "files by SIDD scene instance with scenes, or remove ids"
         )
     dataset = PatchDataset(files, augment=augment, vocabulary=vocabulary, camera_table=source.camera_table)
-    if source.scenes is None:
+    if source.scenes is None and source.exclude_scenes is None:
         return dataset
     scene_of = dict(zip(dataset.files, (a.get("scene-instance-number") for a in dataset.pair_attributes)))
-    absent = sorted(set(source.scenes) - set(scene_of.values()))
-    if absent:
-        present = sorted({s for s in scene_of.values() if s is not None and s >= 0})
-        raise ValueError(f"scenes {absent} are not in the patch files of {source.path}; their scene instances: {present}")
-    wanted = set(source.scenes)
-    kept = [f for f in dataset.files if scene_of[f] in wanted]
+    present = sorted({s for s in scene_of.values() if s is not None and s >= 0})
+    kept = list(dataset.files)
+    for key, selected in (("scenes", source.scenes), ("exclude_scenes", source.exclude_scenes)):
+        if selected is None:
+            continue
+        absent = sorted(set(selected) - set(scene_of.values()))
+        if absent:
+            raise ValueError(f"{key} {absent} are not in the patch files of {source.path}; their scene instances: {present}")
+        keep = set(selected) if key == "scenes" else set(scene_of.values()) - set(selected)
+        kept = [f for f in kept if scene_of[f] in keep]
     return PatchDataset(kept, augment=augment, vocabulary=vocabulary, camera_table=source.camera_table)
 
 

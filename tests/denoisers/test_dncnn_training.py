@@ -65,6 +65,37 @@ def test_the_noise_model_gets_the_given_conditions():
         train_dncnn(images, DnCNNTrainingSettings(**TINY), torch.device("cpu"), Recorder(), mapped[:2])
 
 
+def test_checkpoints_score_a_copy_without_changing_the_training():
+    images, cpu = _images(), torch.device("cpu")
+    settings = DnCNNTrainingSettings(**TINY)
+    plain, _ = train_dncnn(images, settings, cpu, _gaussian(), progress=False)
+    seen = []
+
+    def at_checkpoint(iteration, model):
+        seen.append((iteration, model.training, {k: v.clone() for k, v in model.state_dict().items()}))
+        model(torch.rand(1, 3, 16, 16))  # an evaluation pass: eval mode keeps the BatchNorm statistics
+
+    checked, _ = train_dncnn(images, settings, cpu, _gaussian(), checkpoints=[1, 2], on_checkpoint=at_checkpoint,
+                             progress=False)
+    assert [(it, training) for it, training, _ in seen] == [(1, False), (2, False)]
+    assert all(torch.equal(v, checked.state_dict()[k]) for k, v in plain.state_dict().items())
+    assert not all(torch.equal(v, seen[0][2][k]) for k, v in seen[1][2].items())  # iteration 2 moved on
+    with pytest.raises(ValueError, match=r"checkpoints must be iterations in 1\.\.3, got \[4\]"):
+        train_dncnn(images, settings, cpu, _gaussian(), checkpoints=[4], progress=False)
+
+
+def test_clean_only_images_train_on_synthetic_noise_only():
+    images = _images()
+    clean_only = TrainImages(images.clean, None, images.cameras, images.isos, images.names)
+    settings, cpu = DnCNNTrainingSettings(**TINY), torch.device("cpu")
+    with_pairs, _ = train_dncnn(images, settings, cpu, _gaussian(), progress=False)
+    without, _ = train_dncnn(clean_only, settings, cpu, _gaussian(), progress=False)
+    # the same clean patches and noise draws whether or not the images carry noisy partners
+    assert all(torch.equal(v, without.state_dict()[k]) for k, v in with_pairs.state_dict().items())
+    with pytest.raises(ValueError, match="needs images with noisy partners; these are clean only"):
+        train_dncnn(clean_only, settings, cpu, None, progress=False)
+
+
 def test_settings_are_checked():
     assert DnCNNTrainingSettings().layers == 18 and DnCNNTrainingSettings().batch_size == 128
     for bad, match in (({"iters": 0}, "iters must be >= 1"), ({"lr": 0.0}, "lr must be > 0"),

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from nmflowgan_aug.data.hdf5_patches import random_flip_rot
-from nmflowgan_aug.denoisers import PatchSampler, load_train_images
+from nmflowgan_aug.denoisers import PatchSampler, load_clean_images, load_train_images
 
 
 class _Pair:
@@ -85,3 +85,24 @@ def test_random_flip_rot_with_a_generator_is_reproducible_and_leaves_the_global_
     assert all(np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1]) for x, y in zip(a, b))
     assert all(np.array_equal(x[0] + 1, x[1]) and x[0].flags["C_CONTIGUOUS"] for x in a)
     assert {x[0].shape for x in a} == {(2, 3, 5), (2, 5, 3)}
+
+
+def test_clean_only_images_and_their_conditions():
+    rng = np.random.default_rng(3)
+    named = [("x", rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)),
+             ("y", rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))]
+    images = load_clean_images(named, 16, 0, seed=0)
+    assert images.noisy is None and images.names == ["x", "y"]
+    np.testing.assert_array_equal(images.clean[0], named[0][1].transpose(2, 0, 1))
+    crops = load_clean_images(named, 8, 2, seed=0)
+    assert crops.names == ["x#0", "x#1", "y#0", "y#1"] and crops.clean[0].shape == (3, 8, 8)
+    with_cond = images.with_conditions([("GP", 800), ("S6", 3200)])
+    assert with_cond.conditions == [("GP", 800), ("S6", 3200)] and with_cond.clean is images.clean
+    clean, noisy, idx = PatchSampler(with_cond, 8, True, 0).batch(4)
+    assert noisy is None and clean.shape == (4, 3, 8, 8) and set(idx) <= {0, 1}
+    with pytest.raises(ValueError, match="got 1 conditions for 2 training images"):
+        images.with_conditions([("GP", 800)])
+    with pytest.raises(ValueError, match="smaller than the patch size 32"):
+        load_clean_images(named, 32, 0, seed=0)
+    with pytest.raises(ValueError, match=r"must be uint8 \(H, W, 3\)"):
+        load_clean_images([("g", np.zeros((16, 16), np.uint8))], 8, 0, seed=0)

@@ -88,24 +88,65 @@ def test_compare_noise_sources_uses_one_protocol_and_reports_oracle_gaps(tmp_pat
     try:
         settings = DnCNNTrainingSettings(layers=3, features=4, batch_size=2, patch_size=16, iters=2)
         results = compare_noise_sources(["vocab", "real", "flat"], SourceContext([], torch.device("cpu")), _images(),
-                                        evalset, settings, progress=False, save_dir=tmp_path,
+                                        evalset, settings, seeds=[0, 1], checkpoints=[1], progress=False,
+                                        save_dir=tmp_path,
                                         on_trained=lambda spec, model: kept.append((spec, type(model).__name__)))
         with pytest.raises(ValueError, match="not supported by the noise model"):
             compare_noise_sources(["vocab"], SourceContext([], torch.device("cpu")), _images(), evalset, settings,
                                   unsupported="error", progress=False)
+        with pytest.raises(ValueError, match=r"checkpoints must be iterations in 1\.\.2, got \[3\]"):
+            compare_noise_sources(["flat"], SourceContext([], torch.device("cpu")), _images(), evalset, settings,
+                                  checkpoints=[3], progress=False)
     finally:
         unregister_source("vocab")
         unregister_source("flat")
     assert list(results) == ["vocab", "real", "flat"]
     assert results["vocab"]["notes"] == {"k": 1, "iso_mapping": {"GP@6400": "GP@3200"}}
-    assert {c for batch in seen[:2] for c in batch} <= {("GP", 3200), ("GP", 800), ("IP", 100)}
-    assert {c for batch in seen[2:] for c in batch} <= {("GP", 6400), ("GP", 800), ("IP", 100)}
-    assert results["real"]["gap_psnr_db"] == 0.0
-    assert results["flat"]["gap_ssim"] == pytest.approx(results["flat"]["ssim"] - results["real"]["ssim"])
-    assert kept == [("vocab", "DnCNN"), ("real", "DnCNN"), ("flat", "DnCNN")]
-    assert sorted(p.name for p in tmp_path.glob("dncnn_*.pt")) == ["dncnn_flat.pt", "dncnn_real.pt", "dncnn_vocab.pt"]
-    table = markdown_table({"noisy_input": score(noisy, clean, "gaussian"), "sources": results})
-    assert table.splitlines()[0].startswith("| noise source | PSNR (dB) | SSIM | ΔPSNR vs real |")
+    # every synthetic source is first tried once on its (mapped) training conditions, before any training
+    assert seen[:2] == [[("GP", 800), ("GP", 3200), ("IP", 100)], [("GP", 800), ("GP", 6400), ("IP", 100)]]
+    assert {c for batch in seen[2:6] for c in batch} <= {("GP", 3200), ("GP", 800), ("IP", 100)}
+    assert {c for batch in seen[6:] for c in batch} <= {("GP", 6400), ("GP", 800), ("IP", 100)} and len(seen) == 10
+    flat = results["flat"]
+    assert [r["seed"] for r in flat["per_seed"]] == [0, 1]
+    psnrs = [r["psnr"] for r in flat["per_seed"]]
+    assert flat["psnr"] == pytest.approx(np.mean(psnrs)) and flat["psnr_std"] == pytest.approx(np.std(psnrs, ddof=1))
+    assert set(flat["checkpoints"]) == {"1"} and set(flat["per_seed"][0]["checkpoints"]) == {"1"}
+    assert flat["checkpoints"]["1"]["psnr"] == pytest.approx(np.mean([r["checkpoints"]["1"]["psnr"]
+                                                                     for r in flat["per_seed"]]))
+    gaps = [a["psnr"] - b["psnr"] for a, b in zip(flat["per_seed"], results["real"]["per_seed"])]  # paired by seed
+    assert flat["gap_psnr_db"] == pytest.approx(np.mean(gaps)) and flat["gap_psnr_std"] == pytest.approx(
+        np.std(gaps, ddof=1))
+    assert results["real"]["gap_psnr_db"] == 0.0 and results["real"]["gap_psnr_std"] == 0.0
+    assert flat["gap_ssim"] == pytest.approx(flat["ssim"] - results["real"]["ssim"])
+    assert kept == [("vocab", "DnCNN"), ("real", "DnCNN"), ("flat", "DnCNN")]  # the first seed's DnCNN
+    assert sorted(p.name for p in tmp_path.glob("dncnn_*.pt")) == [
+        f"dncnn_{s}_seed{k}.pt" for s in ("flat", "real", "vocab") for k in (0, 1)]
+    table = markdown_table({"noisy_input": score(noisy, clean, "gaussian"), "sources": results,
+                            "settings": {"iters": 2}})
+    assert table.splitlines()[0].startswith("| noise source | PSNR (dB) | SSIM | ΔPSNR vs real (dB) |")
+    assert "PSNR @ 1 |" in table.splitlines()[0] and "rank @ 1 / 2 |" in table.splitlines()[0]
+
+
+def test_synthetic_sources_train_on_their_own_images():
+    calls = []
+
+    class Recorder:
+        def sample(self, clean, camera, iso, generator=None):
+            calls.append((clean.shape[-1], list(zip(camera, iso))))
+            return clean
+
+    register_source("rec", lambda arg, ctx: NoiseSource("rec", Recorder()))
+    pool = TrainImages([np.full((3, 20, 20), 128, np.uint8)], None, [""], [0], ["pool:a"])
+    clean, noisy = _blocks((1, 16, 16, 3), seed=1)
+    settings = DnCNNTrainingSettings(layers=3, features=4, batch_size=2, patch_size=8, iters=1)
+    try:
+        compare_noise_sources(["rec", "real"], SourceContext([], torch.device("cpu")), _images(),
+                              EvalSet(noisy, clean, ["x"], "one block"), settings, seeds=[4, 5], progress=False,
+                              synthetic_images=lambda seed: pool.with_conditions([("S6", 100 * seed)]))
+    finally:
+        unregister_source("rec")
+    # a probe of both seeds' conditions, then per seed its own conditions; the oracle synthesizes nothing
+    assert calls == [(64, [("S6", 400), ("S6", 500)]), (8, [("S6", 400)] * 2), (8, [("S6", 500)] * 2)]
 
 
 def test_submission_and_result_files(tmp_path):
@@ -127,9 +168,9 @@ def test_submission_and_result_files(tmp_path):
                "settings": {"layers": 3, "features": 4, "iters": 2, "batch_size": 2, "patch_size": 16, "lr": 1e-3,
                             "lr_halvings": 0, "seed": 0, "ssim_window": "gaussian"},
                "sources": {"real": {"psnr": 25.0, "ssim": 0.7, "gap_psnr_db": 0.0, "gap_ssim": 0.0,
-                                    "train_seconds": 1.0, "synthesis_seconds": 0.0}}}
+                                    "train_seconds": 1.0, "synthesis_seconds": 0.0, "checkpoints": {}}}}
     jpath, mpath = write_results(results, tmp_path / "out", overwrite=False)
-    assert "| real | 25.00 | 0.7000 | +0.00 | +0.0000 | 1 | 0 |" in mpath.read_text()
+    assert "| real | 25.00 | 0.7000 | +0.00 | +0.0000 | 1 | 1 | 0 |" in mpath.read_text()  # rank 1 at the end
     assert "Submission: `" in mpath.read_text() and jpath.is_file()
     with pytest.raises(FileExistsError, match="--overwrite"):
         write_results(results, tmp_path / "out", overwrite=False)

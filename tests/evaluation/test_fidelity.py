@@ -12,6 +12,7 @@ from block_factory import make_block
 
 from nmflowgan_aug.evaluation.fidelity import (
     METRICS,
+    NOISE_STATS,
     Method,
     NotAvailable,
     block_metrics,
@@ -21,9 +22,18 @@ from nmflowgan_aug.evaluation.fidelity import (
     plot_block_ids,
     sample_seed,
     summarize,
+    to_8bit,
     training_support,
 )
-from nmflowgan_aug.metrics import akld, kld_block, kld_official
+from nmflowgan_aug.metrics import (
+    akld,
+    kld_block,
+    kld_official,
+    nlf_error,
+    noise_autocorrelation,
+    noise_cross_correlation,
+    noise_std,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -36,19 +46,47 @@ def test_official_patches_cut_after_sampling():
     assert torch.equal(patches[-1], x[0, :, 160:256, 160:256])
 
 
-def test_block_metrics_are_the_metrics_of_the_whole_block_and_of_its_patches():
-    b, other = make_block("x", "GP", 800, 8, seed=0), make_block("y", "GP", 800, 3, seed=1)
-    fake = (b.clean + (other.noisy - other.clean)).clamp(0, 1)
+def test_block_metrics_score_the_8bit_output_and_the_float_output():
+    b = make_block("x", "GP", 800, 8, seed=0)
+    g = torch.Generator().manual_seed(0)
+    fake = (b.clean + 0.02 * torch.randn(b.clean.shape, generator=g)).clamp(0, 1)  # continuous, not 8-bit
     got = block_metrics(b.noisy_u8, fake, b.clean_u8)
-    assert set(got) == set(METRICS)
-    assert got["kld_block"] == pytest.approx(float(kld_block(b.noisy_u8, fake, b.clean_u8)[0]))
-    assert got["akld"] == pytest.approx(float(akld(b.noisy_u8, fake, b.clean_u8)[0]))
-    patches = [official_patches(t) for t in (b.noisy_u8, fake, b.clean_u8)]
+    assert set(got) == {*METRICS, *NOISE_STATS}
+    fake8 = to_8bit(fake)
+    assert fake8.dtype == torch.uint8 and torch.equal(fake8, (fake * 255).round().to(torch.uint8))
+    real, clean = b.noisy_u8, b.clean_u8
+    assert got["kld_block"] == pytest.approx(float(kld_block(real, fake8, clean)[0]))
+    assert got["kld_block_float"] == pytest.approx(float(kld_block(real, fake, clean)[0]))
+    assert got["kld_block"] != pytest.approx(got["kld_block_float"], abs=1e-3)  # rounding changes the KLD
+    assert got["akld"] == pytest.approx(float(akld(real, fake8, clean)[0]))
+    patches = [official_patches(t) for t in (real, fake8, clean)]
     assert got["kld_official"] == pytest.approx(float(kld_official(*patches).mean()))
-    assert abs(got["kld_block"]) > 0.1 and got["akld"] > 0.1  # (NAFlow drops bins empty on one side: any sign)
-    same = block_metrics(b.noisy_u8, b.noisy, b.clean_u8)
-    assert same == pytest.approx({k: 0.0 for k in METRICS}, abs=1e-6)
-    assert block_metrics(b.noisy_u8, fake.half(), b.clean_u8)["kld_block"] == pytest.approx(got["kld_block"], rel=0.1)
+    float_patches = [official_patches(t) for t in (real, fake, clean)]
+    assert got["kld_official_float"] == pytest.approx(float(kld_official(*float_patches).mean()))
+    assert got["nlf_error"] == pytest.approx(float(nlf_error(real, fake8, clean)[0]))
+    rho_real, rho_fake = (noise_autocorrelation(x, clean, 3)[0] for x in (real, fake8))
+    assert got["rho_h1_R"] == pytest.approx(float(rho_fake[0, 0, 0])) and got["rho_v3_B"] == pytest.approx(
+        float(rho_fake[2, 1, 2]))
+    assert got["corr_error_lag1"] == pytest.approx(float((rho_fake - rho_real)[:, :, 0].abs().max()))
+    assert got["corr_error_lag2"] == pytest.approx(float((rho_fake - rho_real)[:, :, 1].abs().max()))
+    cross_real, cross_fake = (noise_cross_correlation(x, clean)[0] for x in (real, fake8))
+    assert got["cross_RB"] == pytest.approx(float(cross_fake[1]))
+    assert got["cross_corr_error"] == pytest.approx(float((cross_fake - cross_real).abs().max()))
+    ratio = noise_std(fake8, clean)[0] / noise_std(real, clean)[0]
+    assert [got[f"std_ratio_{c}"] for c in "RGB"] == pytest.approx(ratio.tolist())
+    assert b.real_stats["std_G"] == pytest.approx(255 * float(noise_std(real, clean)[0, 1]))
+    # the real noise itself scores 0 everywhere, and its std ratio is 1
+    same = block_metrics(real, b.noisy, clean, b.real_stats)
+    assert {k: same[k] for k in METRICS} == pytest.approx({k: 0.0 for k in METRICS}, abs=1e-6)
+    assert [same[f"std_ratio_{c}"] for c in "RGB"] == pytest.approx([1.0, 1.0, 1.0])
+    assert block_metrics(real, fake.half(), clean)["kld_block"] == pytest.approx(got["kld_block"], rel=0.1)
+
+
+def test_centre_crop():
+    b = make_block("x", "GP", 800, 8, seed=0, size=10)
+    c = b.centre_crop(4)
+    assert torch.equal(c.clean, b.clean[..., 3:7, 3:7]) and torch.equal(c.noisy, b.noisy[..., 3:7, 3:7])
+    assert (c.id, c.camera, c.iso) == ("x", "GP", 800) and b.centre_crop(32).clean.shape[-1] == 10
 
 
 def test_sample_seed_is_crc32_of_seed_and_block():
@@ -77,7 +115,8 @@ def test_evaluate_scores_each_seed_and_skips_unavailable_blocks():
     per_block, samples = evaluate(methods, _blocks(), [0, 1], torch.device("cpu"), progress=False,
                                   keep_samples=lambda b: b.id == "g2")
     assert all(per_block["real"][b][m] == pytest.approx([0.0, 0.0], abs=1e-6) for b in ("g1", "c1") for m in METRICS)
-    assert per_block["gp_only"]["c1"] == {"available": False, "note": "n/a: no G4", **{m: [] for m in METRICS}}
+    assert per_block["gp_only"]["c1"] == {"available": False, "note": "n/a: no G4",
+                                          **{m: [] for m in (*METRICS, *NOISE_STATS)}}
     assert per_block["gp_only"]["g1"]["note"] == "noted" and len(per_block["gp_only"]["g1"]["akld"]) == 2
     assert [c[1] for c in calls if c[0] == "gp_only"] == ["g1", "g2", "c1", "g1", "g2"]  # c1 not retried
     draws = {(c[1], k // 3): c[2] for k, c in enumerate(x for x in calls if x[0] == "real")}
@@ -90,15 +129,19 @@ def test_summarize_means_per_camera_then_over_seeds():
     blocks = _blocks()
     methods = [Method("m", "baseline", "", None, {}), Method("none", "baseline", "", None, {})]
     values = {"g1": [1.0, 2.0], "g2": [3.0, 6.0], "c1": [10.0, 10.0]}
+    keys = (*METRICS, *NOISE_STATS)
     per_block = {
-        "m": {b: {"available": True, **{k: v for k in METRICS}} for b, v in values.items()},
-        "none": {b: {"available": False, **{k: [] for k in METRICS}} for b in values},
+        "m": {b: {"available": True, **{k: v for k in keys}} for b, v in values.items()},
+        "none": {b: {"available": False, **{k: [] for k in keys}} for b in values},
     }
     s = summarize(methods, blocks, per_block, 2)
     assert s["groups"] == {"all": ["g1", "g2", "c1"], "GP": ["g1", "g2"], "G4": ["c1"]}
+    assert set(s["methods"]["m"]) == set(keys)
     gp = s["methods"]["m"]["akld"]["GP"]
     assert gp["per_seed"] == [2.0, 4.0] and gp["mean"] == 3.0 and gp["std"] == pytest.approx(np.sqrt(2.0))
-    assert s["methods"]["m"]["akld"]["all"]["per_seed"] == pytest.approx([14 / 3, 6.0])
+    assert (gp["block_min"], gp["block_max"]) == (1.5, 4.5)  # per-block means over seeds: g1 1.5, g2 4.5
+    assert s["methods"]["m"]["std_ratio_G"]["all"]["per_seed"] == pytest.approx([14 / 3, 6.0])
+    assert s["methods"]["m"]["akld"]["all"]["block_max"] == 10.0
     assert s["methods"]["none"]["kld_block"]["all"] == {"mean": None, "std": None, "n_blocks": 0, "of_blocks": 3}
     one = summarize(methods[:1], blocks, per_block, 1)["methods"]["m"]["akld"]["G4"]
     assert one["std"] is None and one["n_blocks"] == 1

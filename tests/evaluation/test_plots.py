@@ -1,4 +1,4 @@
-"""Figures of the fidelity benchmark: four PNGs from real and synthetic noise; matplotlib is optional."""
+"""Figures of the fidelity benchmark: five PNGs from real and synthetic noise; matplotlib is optional."""
 
 from __future__ import annotations
 
@@ -25,9 +25,10 @@ def _blocks():
     return out
 
 
-def test_write_plots_writes_four_figures(tmp_path):
+def test_write_plots_writes_five_figures(tmp_path):
     paths = write_plots(_blocks(), ["gaussian", "model"], tmp_path)
-    assert [p.name for p in paths] == ["nlf.png", "noise_correlation.png", "noise_histograms.png", "crops.png"]
+    assert [p.name for p in paths] == ["nlf.png", "noise_correlation.png", "noise_cross_correlation.png",
+                                       "noise_histograms.png", "crops.png"]
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
     assert write_plots([], ["gaussian"], tmp_path / "none") == [] and not (tmp_path / "none").exists()
@@ -35,5 +36,5 @@ def test_write_plots_writes_four_figures(tmp_path):
 
 def test_missing_matplotlib_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=r"pip install matplotlib \(or nmflowgan_aug\[bench\]\)"):
+    with pytest.raises(ImportError, match=r"the noise-fidelity figures need matplotlib: pip install matplotlib"):
         write_plots(_blocks(), ["gaussian"], tmp_path)

@@ -34,19 +34,20 @@ def test_slow_calls_are_skipped_with_reason():
     skipped = measure(_sleep, 1000, CPU, s)
     assert skipped.median_s is None and "max-call-s" in skipped.skipped
     slow = measure(_sleep, 100, CPU, s)  # ~0.2 s: probe as warm-up, one timed call
-    assert slow.median_s == pytest.approx(0.2, rel=0.5) and "probe" in slow.warmup and len(slow.times_s) == 1
+    # sleep() lasts at least as long as asked and, on a busy machine, longer: bound it on both sides loosely
+    assert 0.2 <= slow.median_s < 1.0 and "probe" in slow.warmup and len(slow.times_s) == 1
     assert "1 timed call (slow)" in slow.warmup
     hinted = measure(_sleep, 100, CPU, s, seconds_per_image=1.0)  # predicted 100 s
     assert hinted.median_s is None and "predicted 100 s" in hinted.skipped
     fast = measure(_sleep, 2, CPU, s)
-    assert fast.median_s == pytest.approx(0.004, rel=0.5) and fast.warmup == "1× at batch 2" and fast.times_s
+    assert 0.004 <= fast.median_s < 0.1 and fast.warmup == "1× at batch 2" and fast.times_s
 
 
 def test_series_predicts_each_batch_from_the_previous_one():
     s = Settings(warmup=1, repeats=1, budget_s=0.05, max_call_s=0.3, slow_call_s=0.25)
     rows = measure_series("sleep", "sleep 2 ms/img", _sleep, [100, 10, 1000], "fp32", 0, CPU, s)
     assert [r["batch"] for r in rows] == [10, 100, 1000]
-    assert rows[0]["img_s"] == pytest.approx(500, rel=0.5) and rows[1]["ms_per_call"] == pytest.approx(200, rel=0.5)
+    assert 50 < rows[0]["img_s"] <= 500 * 1.01 and 200 <= rows[1]["ms_per_call"] < 1000
     assert rows[2]["img_s"] is None and rows[2]["timing"]["skipped"].startswith("skipped: predicted 2 s")
     assert rows[2]["timing"]["warmup"] == ""  # skipped from the prediction alone: no probe call
 

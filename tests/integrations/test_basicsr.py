@@ -37,7 +37,6 @@ def _documented_commands(docs: str, shared_data: Path, model_dir: Path) -> list[
         args = shlex.split(line.replace("../shared/data", str(shared_data)))
         if args[0] == "nmflowgan-basicsr-train":  # console scripts: same entry points, maybe not installed here
             args = [sys.executable, "-m", "nmflowgan_aug.integrations.basicsr.train", *args[1:]]
-            args[args.index("-opt") + 1] = str(REPO / args[args.index("-opt") + 1])
             args += [f"nmflowgan:model={model_dir}", "network_g:num_feat=8", "network_g:num_layers=3"]
         elif args[0] == "python":
             args[0] = sys.executable
@@ -50,7 +49,7 @@ def test_documented_training_run_validates_on_real_sidd_blocks(shared_data, tiny
     from nmflowgan_aug.data import paired_folders
 
     folders, train = _documented_commands(integration_docs, shared_data, tiny_model_dir)
-    assert folders[0] == "nmflowgan-paired-folders"  # = nmflowgan_aug.data.paired_folders:main (setup.cfg)
+    assert folders[0] == "nmflowgan-paired-folders"  # = nmflowgan_aug.data.paired_folders:main (pyproject.toml)
     monkeypatch.chdir(tmp_path)
     assert paired_folders.main(folders[1:]) == 0  # in-process: same code as the console script, less start-up
     result = subprocess.run(

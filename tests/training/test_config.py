@@ -65,9 +65,12 @@ def test_relative_data_paths_resolve_against_the_config_folder(tmp_path):
 def test_shipped_configs_load():
     from pathlib import Path
 
+    from nmflowgan_aug.configs import config_path
+
     root = Path(__file__).resolve().parents[2] / "configs"
-    for name in ("quickstart.yaml", "sidd_native.yaml", "sidd.yaml", "nmflowgan_sidd.yaml"):
+    for name in ("sidd_native.yaml", "sidd.yaml", "nmflowgan_sidd.yaml"):
         load_config(root / name)
+    load_config(config_path("quickstart"))
 
 
 def test_model_section_is_the_model_config(tmp_path):
@@ -120,7 +123,7 @@ def test_bad_model_values_are_config_errors(override, message):
         ("data.num_workers=-1", r"data.num_workers must be an int >= 0, got -1"),
         ("critic.width=0", r"critic.width must be an int >= 1, got 0"),
         ("data.train.camera_table=[IP, IP]", r"camera_table must list unique, non-empty camera names, got \['IP', 'IP'\]"),
-        ("model.unet_depth=four", r"model.unet_depth must be a int, got 'four'"),
+        ("model.unet_depth=four", r"model.unet_depth must be an int, got 'four'"),
     ],
 )
 def test_values_out_of_range_are_errors_naming_the_key(override, message):
@@ -184,3 +187,12 @@ def test_amp_and_compile_defaults_and_values():
     assert (t.amp, t.compile, t.compile_backend) == ("none", False, "inductor")
     t = load_config(None, ["train.amp=bf16", "train.compile=true", "train.compile_backend=aot_eager"]).train
     assert (t.amp, t.compile, t.compile_backend) == ("bf16", True, "aot_eager")
+
+
+def test_overrides_index_lists_and_name_bad_paths():
+    raw = {"data": {"extra_train": [{"path": "a"}]}}
+    assert apply_overrides(raw, ["data.extra_train.0.weight=2"])["data"]["extra_train"][0]["weight"] == 2
+    with pytest.raises(ConfigError, match=r"'1' is not an index of a list of 1"):
+        apply_overrides(raw, ["data.extra_train.1.weight=2"])
+    with pytest.raises(ConfigError, match="set a whole list, or a key of one of its entries"):
+        apply_overrides(raw, ["data.extra_train.0=3"])

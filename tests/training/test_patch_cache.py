@@ -159,3 +159,17 @@ def test_scenes_select_the_files_of_a_patch_folder(manifest, tmp_path):
         _plan(DataSourceConfig(path=folder, scenes=[4, 7]), tmp_path / "run")
     with pytest.raises(ConfigError, match=r"ids select rows of a pairs manifest, but .* is a folder of patch files"):
         _plan(DataSourceConfig(path=folder, ids=["a"]), tmp_path / "run")
+
+
+def test_exclude_scenes_leaves_scenes_out_of_pairs_and_patch_folders(manifest, tmp_path):
+    """What a leave-one-scene-out fold needs: its scene out of every training source."""
+    manifest.write_text("id,camera,iso,scene_instance\na,GP,800,0054_003_GP_00800_00160_5500_N\n"
+                        "b,IP,100,0004_001_IP_00100_00060_4400_L\n")  # fmt: skip
+    assert _plan(DataSourceConfig(path=str(manifest), exclude_scenes=[54]), tmp_path / "p").pairs[0].name == "b"
+    _build(DataSourceConfig(path=str(manifest)), tmp_path / "prepared")
+    folder = str(tmp_path / "prepared" / "train")
+    assert _plan(DataSourceConfig(path=folder, exclude_scenes=[54]), tmp_path / "run").dataset.cameras == ["IP"]
+    with pytest.raises(ValueError, match=r"exclude_scenes \[7\] are not in .*pairs.csv; its scene instances: \[4, 54\]"):
+        _plan(DataSourceConfig(path=str(manifest), exclude_scenes=[7]), tmp_path / "q")
+    with pytest.raises(ValueError, match=r"exclude_scenes \[7\] are not in the patch files of"):
+        _plan(DataSourceConfig(path=folder, exclude_scenes=[7]), tmp_path / "run")

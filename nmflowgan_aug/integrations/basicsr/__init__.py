@@ -6,7 +6,7 @@ Importing this package registers, in basicsr's registries:
 - ``NMFlowGANDenoiseModel`` (``MODEL_REGISTRY``): an ``SRModel`` that synthesizes ``lq`` in ``feed_data``;
 - ``NMFlowGANDnCNN`` (``ARCH_REGISTRY``): residual DnCNN.
 
-Launch with ``nmflowgan-basicsr-train -opt configs/basicsr/train_DnCNN_nmflowgan_SIDD.yml`` or
+Launch with ``nmflowgan-basicsr-train -opt train_DnCNN_nmflowgan_SIDD`` (a packaged option file) or
 ``python -m nmflowgan_aug.integrations.basicsr.train -opt ...``. Needs ``pip install nmflowgan_aug[basicsr]``
 (basicsr 1.4.2; its ``torchvision.transforms.functional_tensor`` import is shimmed here first).
 """
