@@ -42,6 +42,7 @@ from typing import Any
 import torch
 
 from nmflowgan_aug import NMFlowGAN, NMFlowGANConfig, list_pretrained
+from nmflowgan_aug.configs import config_path
 from nmflowgan_aug.evaluation.cli import HelpFormatter, device_argument
 from nmflowgan_aug.evaluation.machine import cpu_has_native_bf16, load_average, machine_info
 from nmflowgan_aug.evaluation.throughput import (
@@ -124,9 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("noise-model training steps (1 process vs several, torch.distributed)")
     g.add_argument("--no-train-step", action="store_true", help="skip the training-step measurement")
     g.add_argument("--only-train-step", action="store_true", help="measure the training steps only")
-    g.add_argument("--train-config", type=Path, default=None,
-                   help="training config whose model, critic, batch and critic_steps are timed (default: "
-                        "configs/quickstart.yaml on the CPU, configs/nmflowgan_sidd.yaml, the official recipe, on CUDA)")
+    g.add_argument("--train-config", default=None,
+                   help="training config (a YAML file or a packaged config name) whose model, critic, batch and "
+                        "critic_steps are timed (default: the packaged quickstart on the CPU, configs/nmflowgan_sidd.yaml, the official recipe, on CUDA)")
     g.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key of --train-config, e.g. train.batch_size=8 (repeatable)")
     g.add_argument("--train-world-sizes", default=None,
@@ -180,7 +181,7 @@ def resolve_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"unknown --dtypes {unknown}; known: {list(DTYPES)}")
     args.sweep = _sweep(parser, args.sweep_configs) if args.sweep else []
     cuda = args.device.type == "cuda"
-    args.train_config = args.train_config or CONFIGS / ("nmflowgan_sidd.yaml" if cuda else "quickstart.yaml")
+    args.train_config = config_path(args.train_config or (CONFIGS / "nmflowgan_sidd.yaml" if cuda else "quickstart"))
     gpus = torch.cuda.device_count() if cuda else 0
     default_sizes = ("1" if gpus < 2 else f"1,{gpus}") if cuda else "1,2"
     args.train_world_sizes = _ints(parser, args.train_world_sizes or default_sizes, "--train-world-sizes")

@@ -19,8 +19,9 @@ import pytest
 import torch
 from PIL import Image
 
+from nmflowgan_aug.configs import config_path
 from nmflowgan_aug.model.flow_layers import ConditionalLinearTable
-from nmflowgan_aug.training.cli import DEFAULT_CONFIG, main
+from nmflowgan_aug.training.cli import main
 from nmflowgan_aug.training.config import DataSourceConfig, load_config
 from nmflowgan_aug.training.distributed import DistContext, RankShare, agree, launch_local, local_batch_size, seed_rank
 from nmflowgan_aug.training.loop import Trainer
@@ -92,7 +93,7 @@ def _rank_main(argv: list[str], run_dir: str, out: str, fail_on_rank_1: bool = F
 def _tiny_config():
     """The quickstart config with TINY's overrides (what the runs below train)."""
     sets = [TINY[i + 1] for i, arg in enumerate(TINY) if arg == "--set"]
-    return load_config(DEFAULT_CONFIG, [*sets, "train.device=cpu"])
+    return load_config(config_path("quickstart"), [*sets, "train.device=cpu"])
 
 
 def _state(path: Path) -> dict:
