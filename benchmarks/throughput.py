@@ -14,7 +14,10 @@ Measured in one process, on one device, so that the ratios are meaningful:
 * the overhead that synthesizing the noisy inputs on the fly adds to one training step of DnCNN
   (18 layers, 64 features, batch 64 of 96×96, Adam, L2), against the same step fed by kornia's
   ``RandomGaussianNoise``;
-* with ``--sweep``: img/s of a few U-Net (depth, width) settings, to choose the shipped size.
+* with ``--sweep``: img/s of a few U-Net (depth, width) settings, to choose the shipped size;
+* the training-step throughput of the noise model (patches/s of ``Trainer.train_step``, NLL + WGAN-GP) on one
+  process and on several joined with ``torch.distributed`` (gloo on the CPU, with the cores shared equally;
+  NCCL on CUDA, one GPU per process), for the quickstart recipe on the CPU and the official one on CUDA.
 
 Weights do not change the speed, so untrained models are timed when no trained one is available (and
 labelled so).
@@ -23,6 +26,7 @@ Examples::
 
     python benchmarks/throughput.py --quick --sweep          # a few minutes on 2 CPU cores
     python benchmarks/throughput.py --device cuda --json throughput.json
+    python benchmarks/throughput.py --device cpu --only-train-step     # 1 process vs 2 gloo processes
 """
 
 from __future__ import annotations
@@ -32,11 +36,13 @@ import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from nmflowgan_aug import NMFlowGAN, NMFlowGANConfig, list_pretrained
+from nmflowgan_aug.configs import config_path
 from nmflowgan_aug.evaluation.cli import HelpFormatter, device_argument
 from nmflowgan_aug.evaluation.machine import cpu_has_native_bf16, load_average, machine_info
 from nmflowgan_aug.evaluation.throughput import (
@@ -53,8 +59,11 @@ from nmflowgan_aug.evaluation.throughput import (
     unet_macs,
 )
 from nmflowgan_aug.evaluation.throughput_report import evaluate_targets, render, write_json
+from nmflowgan_aug.evaluation.throughput_training import training_step_rows
+from nmflowgan_aug.training.config import load_config
 
 DEFAULT_SWEEP = "5x64,4x32,4x16,3x16,3x8,2x8"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (CUDA if available), cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's choice; on a busy machine 1 thread can be faster, "
-                        "since 2-thread parallel regions stall while another process holds a core)")
+                        "since 2-thread parallel regions stall while another process holds a core); the training "
+                        "steps share this many threads (default: the usable cores) equally among their processes")
     p.add_argument("--size", type=int, default=256, help="image side for the sampling measurements")
     p.add_argument("--batch-sizes", default="16,64", help="comma-separated batch sizes")
     p.add_argument("--dtypes", default="fp32,bf16,fp16",
@@ -112,6 +122,20 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--sweep", action="store_true", help="time sampling for several U-Net (depth, width) settings")
     g.add_argument("--sweep-configs", default=DEFAULT_SWEEP, help="comma-separated DEPTHxWIDTH settings")
     g.add_argument("--sweep-batch", type=int, default=None, help="batch for the sweep (default 16; --quick on CPU 8)")
+    g = p.add_argument_group("noise-model training steps (1 process vs several, torch.distributed)")
+    g.add_argument("--no-train-step", action="store_true", help="skip the training-step measurement")
+    g.add_argument("--only-train-step", action="store_true", help="measure the training steps only")
+    g.add_argument("--train-config", default=None,
+                   help="training config (a YAML file or a packaged config name) whose model, critic, batch and "
+                        "critic_steps are timed (default: the packaged quickstart on the CPU, configs/nmflowgan_sidd.yaml, the official recipe, on CUDA)")
+    g.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of --train-config, e.g. train.batch_size=8 (repeatable)")
+    g.add_argument("--train-world-sizes", default=None,
+                   help="numbers of processes (default: 1,2 on the CPU; 1 and the GPU count on CUDA)")
+    g.add_argument("--train-amps", default=None,
+                   help="train.amp values to time (default: none on the CPU, none,bf16 on CUDA)")
+    g.add_argument("--train-steps", type=int, default=None, help="timed steps (default 10; --quick 2)")
+    g.add_argument("--train-warmup", type=int, default=None, help="untimed steps first (default 3; --quick 1)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write all numbers to this JSON file (atomic)")
     return p
 
@@ -156,6 +180,14 @@ def resolve_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown --dtypes {unknown}; known: {list(DTYPES)}")
     args.sweep = _sweep(parser, args.sweep_configs) if args.sweep else []
+    cuda = args.device.type == "cuda"
+    args.train_config = config_path(args.train_config or (CONFIGS / "nmflowgan_sidd.yaml" if cuda else "quickstart"))
+    gpus = torch.cuda.device_count() if cuda else 0
+    default_sizes = ("1" if gpus < 2 else f"1,{gpus}") if cuda else "1,2"
+    args.train_world_sizes = _ints(parser, args.train_world_sizes or default_sizes, "--train-world-sizes")
+    args.train_amps = [a.strip() for a in (args.train_amps or ("none,bf16" if cuda else "none")).split(",") if a.strip()]
+    args.train_steps = args.train_steps or (2 if args.quick else 10)
+    args.train_warmup = args.train_warmup if args.train_warmup is not None else (1 if args.quick else 3)
     return args
 
 
@@ -187,6 +219,23 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     command = shlex.join(["python", "benchmarks/throughput.py", *(sys.argv[1:] if argv is None else argv)])
 
     info = machine_info(device)
+    train_rows = []
+    if not args.no_train_step:
+        config = load_config(args.train_config, [*args.train_set, f"train.device={device.type}"])
+        log(f"training steps of {args.train_config.name} (global batch {config.train.batch_size}) on "
+            f"{args.train_world_sizes} process(es), amp {args.train_amps}")
+        train_rows = training_step_rows(config, args.train_world_sizes, args.train_amps, args.train_steps,
+                                        args.train_warmup, args.threads or info["cpu_cores_usable"])
+        for r in train_rows:
+            log(f"  {r['world_size']} process(es) × {r['threads_per_process']} thread(s), {r['amp']}: "
+                f"{r['patches_s']:.1f} patches/s")
+    if args.only_train_step:
+        results = {"command": command, "machine": info, "train_config": str(args.train_config),
+                   "training_steps": train_rows, "load_average_end": load_average()}
+        print(render(results))
+        if args.json:
+            write_json(results, args.json)
+        return results
     shipped, shipped_label = load_shipped(args, device)
     models: list[tuple[str, str, NMFlowGAN]] = [("shipped", shipped_label, shipped)]
     if not args.no_official:
@@ -230,7 +279,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     results = {"command": command, "machine": info, "size": args.size, "settings": asdict(s),
                "shipped": shipped_label, "rows": rows, "dncnn_step": steps, "sweep": sweep_rows,
-               "targets": evaluate_targets(rows, steps, device), "load_average_end": load_average()}
+               "targets": evaluate_targets(rows, steps, device), "train_config": str(args.train_config),
+               "training_steps": train_rows, "load_average_end": load_average()}
     print(render(results))
     if args.json:
         write_json(results, args.json)

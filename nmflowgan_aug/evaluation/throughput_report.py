@@ -12,7 +12,7 @@ import torch
 
 from .._io import atomic_write
 
-__all__ = ["TARGETS", "evaluate_targets", "render", "write_json"]
+__all__ = ["TARGETS", "evaluate_targets", "render", "render_training_steps", "write_json"]
 
 #: Targets for the shipped model (issue text).
 TARGETS = {
@@ -57,7 +57,39 @@ def evaluate_targets(rows: list[dict], steps: list[dict], device: torch.device) 
 
 
 def render(results: dict[str, Any]) -> str:
-    """Markdown report of a results dict (``machine``, ``rows``, ``dncnn_step``, ``sweep``, ``targets``, ...)."""
+    """Markdown report of a results dict: the sampling tables (``rows``, ``dncnn_step``, ``sweep``, ``targets``)
+    when measured, then the training steps (``training_steps``) when measured."""
+    parts = [_render_sampling(results)] if "rows" in results else []
+    if results.get("training_steps"):
+        parts.append(render_training_steps(results))
+    return "\n\n".join(parts)
+
+
+def render_training_steps(results: dict[str, Any]) -> str:
+    """Markdown table of ``results["training_steps"]`` (rows of
+    :func:`~nmflowgan_aug.evaluation.throughput_training.measure_training_steps`), with the machine."""
+    info, rows = results["machine"], results["training_steps"]
+    lines = [
+        "### Noise-model training steps: 1 process vs several (torch.distributed)",
+        "",
+        f"- machine: {info['cpu']}; {info['cpu_cores_usable']} usable cores; GPU: {info['gpu'] or 'none'}; "
+        f"torch {info['torch']}; 1-min load average at start {_fmt(info['load_average_1min'], '.2f')}, at end "
+        f"{_fmt(results.get('load_average_end'), '.2f')}",
+        f"- config: `{Path(results['train_config']).name}`; in-memory patches (data loading not timed); steps mix "
+        "critic and generator iterations as train.critic_steps says; torch.utils.benchmark.Timer.timeit, rank 0's time",
+        "",
+        "| processes | backend | device | threads/process | amp | global batch | ms/step | patches/s | × 1 process |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        one = next((o["patches_s"] for o in rows if o["world_size"] == 1 and o["amp"] == r["amp"]), None)
+        lines.append(f"| {r['world_size']} | {r['backend']} | {r['device']} | {r['threads_per_process']} | {r['amp']} | "
+                     f"{r['global_batch']} | {r['step_ms']:.1f} | {r['patches_s']:.1f} | "
+                     f"{_fmt(r['patches_s'] / one if one else None, '.2f')} |")
+    return "\n".join(lines)
+
+
+def _render_sampling(results: dict[str, Any]) -> str:
     info, rows = results["machine"], results["rows"]
     lines = [
         f"## Noise-synthesis throughput at {results['size']}×{results['size']}",

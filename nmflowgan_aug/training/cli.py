@@ -1,4 +1,9 @@
-"""Command line of ``train_noise_model.py`` (also the ``nmflowgan-train`` console script)."""
+"""Command line of ``train_noise_model.py`` (also the ``nmflowgan-train`` console script).
+
+Started by ``torchrun`` (``RANK``/``WORLD_SIZE`` in the environment), every process runs this and they
+train one model together (:mod:`~nmflowgan_aug.training.distributed` has the commands for one machine
+and for a SLURM cluster); rank 0 alone logs at INFO level and prints the result.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from pathlib import Path
 
 from ..configs import config_path
 from .config import load_config
+from .distributed import DistContext, init_process_group, shutdown
 from .run import run_training
 
 __all__ = ["main"]
@@ -19,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train an NM-FlowGAN sRGB noise model (flow NLL + WGAN-GP U-Net). "
         "Writes <output-dir>/<name>/ with model/ (safetensors + config.json), config.yaml, metrics.json, "
         "samples.png, conditions.png, checkpoints/last.pt and patches/. The run folder must be new or empty "
-        "unless --resume or --overwrite; everything is checked before anything is written.",
+        "unless --resume or --overwrite; everything is checked before anything is written. "
+        "Under torchrun (torchrun --nproc_per_node N train_noise_model.py ...) N processes train together: "
+        "train.batch_size is the global batch, split over them; rank 0 alone writes.",
     )
     p.add_argument("--config", default="quickstart",
                    help="a YAML config file, or the name of a config shipped in the package (default: quickstart, "
@@ -31,12 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--resume", nargs="?", const="auto", default=None,
                        help="continue exactly from a checkpoint (default: <run>/checkpoints/last.pt), on the patches "
                        "the run cut into <run>/patches/ the first time (an error if the data config changed since); "
-                       "the train.max_minutes budget counts the time of earlier attempts")
+                       "the train.max_minutes budget counts the time of earlier attempts; the checkpoint may come "
+                       "from a run with another number of processes")
     again.add_argument("--overwrite", action="store_true",
                        help="start over in a non-empty run folder: its run outputs (model/, checkpoints/, patches/, "
                        "config.yaml, metrics.json, samples.png, conditions.png) are replaced, other files are kept")
     p.add_argument("--seed", type=int, default=None, help="random seed (overrides train.seed)")
-    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="overrides train.device")
+    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"],
+                   help="overrides train.device (under torchrun, cuda means cuda:LOCAL_RANK for each process)")
     p.add_argument("--name", default=None, help="run name (overrides name)")
     p.add_argument("--output-dir", default=None, help="parent folder of the run folder (overrides output_dir)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -46,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx = DistContext.from_env()
+    rank = f" [rank {ctx.rank}/{ctx.world_size}]" if ctx.enabled else ""
+    logging.basicConfig(level=logging.INFO if ctx.is_main else logging.WARNING,
+                        format=f"%(asctime)s %(levelname)s{rank} %(name)s: %(message)s")  # fmt: skip
     overrides = list(args.overrides)
     if args.data is not None:
         data = args.data if args.data == "embedded" else str(Path(args.data).resolve())
@@ -60,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     resume = None
     if args.resume is not None:
         resume = run_dir / "checkpoints" / "last.pt" if args.resume == "auto" else Path(args.resume)
-    doc = run_training(config, run_dir, resume, overwrite=args.overwrite)
-    print(f"wrote {run_dir}: final validation metrics {doc['final']}")
+    init_process_group(ctx, ctx.device(config.train.device))
+    try:
+        doc = run_training(config, run_dir, resume, overwrite=args.overwrite, dist=ctx)
+    finally:
+        shutdown()
+    if ctx.is_main:
+        print(f"wrote {run_dir}: final validation metrics {doc['final']}")
     return 0

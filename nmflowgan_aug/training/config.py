@@ -17,13 +17,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import torch
 import yaml
 
 from ..model.config import NMFlowGANConfig
 from ..model.critic import Critic96
+from .amp import AMP_MODES
 
 __all__ = ["ConfigError", "CriticConfig", "DataConfig", "DataSourceConfig", "TrainConfig", "TrainingConfig",
-           "apply_overrides", "load_config"]
+           "apply_overrides", "compile_backends", "load_config"]
 
 
 class ConfigError(ValueError):
@@ -138,11 +140,21 @@ class DataConfig:
         _check_int(self.num_workers, "data.num_workers", 0)
 
 
+def compile_backends() -> list[str]:
+    """The allowed ``train.compile_backend`` values: ``torch.compiler.list_backends()``, ``eager`` and ``aot_eager``."""
+    return sorted({*torch.compiler.list_backends(), "eager", "aot_eager"})
+
+
 @dataclass
 class TrainConfig:
     """Optimisation (official recipe: batch 128, Adam 1e-4 (0.9, 0.999), 40 epochs, ×0.5 after 10/20/30).
 
     Attributes:
+        batch_size: the global batch. With several processes (``torchrun``) each takes an equal share of
+            every batch (``batch_size`` must be a multiple of the number of processes, with shares of at
+            least 2), so a run on N processes sees the batches of a single-process run. The meta encoders'
+            BatchNorm computes its statistics over each process's share (see
+            :mod:`~nmflowgan_aug.training.distributed`).
         flow_lr: learning rate of the flow's parameters (``None``: ``lr``); the U-Net and critic use ``lr``.
         critic_steps: critic updates per generator (U-Net) update (official 5).
         nll_every_step: update the flow on every iteration (official: only on generator iterations).
@@ -152,6 +164,15 @@ class TrainConfig:
         max_minutes: stop after the epoch in which this wall-clock budget is reached.
         steps_per_epoch: cap on iterations per epoch (``None``: a full pass over the patches).
         val_patches: evaluate on this many evenly spaced validation patches (``None``: all).
+        amp: mixed precision of the U-Net and the critic: ``none`` (float32), ``bf16`` (autocast) or
+            ``fp16`` (autocast with loss scaling); the flow's likelihood stays float32
+            (:mod:`~nmflowgan_aug.training.amp` says why).
+        compile: ``torch.compile`` the generator side of the training step (flow likelihood and U-Net
+            synthesis) and the synthesis of the critic step; the critic stays eager (its gradient
+            penalty differentiates twice, which compiled graphs do not support).
+        compile_backend: the ``torch.compile`` backend (checked when ``compile`` is true): ``inductor``,
+            another of ``torch.compiler.list_backends()``, or ``eager``/``aot_eager`` (graph capture
+            without code generation: the numbers of an uncompiled run, for checking).
     """
 
     batch_size: int = 128
@@ -172,6 +193,9 @@ class TrainConfig:
     max_minutes: Optional[float] = None
     steps_per_epoch: Optional[int] = None
     val_patches: Optional[int] = None
+    amp: str = "none"
+    compile: bool = False
+    compile_backend: str = "inductor"
 
     def __post_init__(self) -> None:
         _check_int(self.batch_size, "train.batch_size", 2, " (the meta encoders' BatchNorm needs 2 samples)")
@@ -196,6 +220,10 @@ class TrainConfig:
         for key in ("steps_per_epoch", "val_patches"):
             if getattr(self, key) is not None:
                 _check_int(getattr(self, key), f"train.{key}", 1)
+        if self.amp not in AMP_MODES:
+            raise ConfigError(f"train.amp must be one of {list(AMP_MODES)}, got {self.amp!r}")
+        if self.compile and self.compile_backend not in (backends := compile_backends()):  # listing imports dynamo
+            raise ConfigError(f"train.compile_backend must be one of {backends}, got {self.compile_backend!r}")
 
 
 @dataclass

@@ -8,16 +8,20 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from ..metrics import akld, kld_official
+from .distributed import DistContext, sum_over_ranks
 
 __all__ = ["evaluate_patches"]
 
 
 @torch.no_grad()
 def evaluate_patches(model, dataset, device: torch.device, max_patches: int | None = None, seed: int = 0,
-                     batch_size: int = 32) -> dict[str, float]:
+                     batch_size: int = 32, ctx: DistContext = DistContext()) -> dict[str, float]:
     """Score a noise model on a patch dataset (dicts with ``clean``, ``noisy``, ``camera``, ``iso``).
 
     Noise is sampled with a fixed seed so epochs are comparable. The model's train/eval mode is restored.
+    With several processes (``ctx``), rank ``r`` scores patches ``r, r + world_size, ...`` of the selection
+    with seed ``seed + r``, and the sums are added up over the ranks: every rank returns the metrics of
+    the whole selection (the same patches as one process, other noise draws).
 
     Returns:
         ``val_nll_bpd`` (bits per dimension), ``val_kld`` (mean per-patch KLD, NM-FlowGAN protocol) and
@@ -26,6 +30,8 @@ def evaluate_patches(model, dataset, device: torch.device, max_patches: int | No
     if max_patches is not None and max_patches < len(dataset):
         step = len(dataset) / max_patches
         dataset = Subset(dataset, [int(i * step) for i in range(max_patches)])
+    if ctx.enabled:
+        dataset, seed = Subset(dataset, range(ctx.rank, len(dataset), ctx.world_size)), seed + ctx.rank
     was_training = model.training
     model.eval()
     gen = torch.Generator(device=device).manual_seed(seed)
@@ -45,4 +51,5 @@ def evaluate_patches(model, dataset, device: torch.device, max_patches: int | No
             n += clean.shape[0]
     finally:
         model.train(was_training)
+    nll, kld, ak, n = sum_over_ranks([nll, kld, ak, n], ctx, device)
     return {"val_nll_bpd": nll / n, "val_kld": kld / n, "val_akld": ak / n}

@@ -5,6 +5,7 @@ A run folder holds what a run writes (:data:`RUN_OUTPUTS`). A new run needs a mi
 ``resume`` continues the run in it. Everything that can be checked is checked before anything is
 written: the folder, the device, the checkpoint to resume from and the data of both splits. A new
 run that fails before training starts removes what it wrote (and the run folder, if it made it).
+With several processes, rank 0 alone writes.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import yaml
 
 from .. import __version__
 from .._io import atomic_write, remove_stale_temporaries, write_folder
-from ..devices import resolve_device
 from .config import DataSourceConfig, TrainingConfig
+from .distributed import DistContext, agree, local_batch_size
 from .figures import save_condition_grid, save_sample_grid
 from .loop import Trainer, read_checkpoint
 from .patch_cache import plan_patch_set
@@ -101,7 +102,8 @@ def _spread(dataset, n: int) -> list[dict]:
     return [dataset[int(i)] for i in torch.linspace(0, len(dataset) - 1, min(n, len(dataset))).long()]
 
 
-def run_training(config: TrainingConfig, run_dir: Path, resume: Path | None = None, overwrite: bool = False) -> dict:
+def run_training(config: TrainingConfig, run_dir: Path, resume: Path | None = None, overwrite: bool = False,
+                 dist: DistContext | None = None) -> dict:  # fmt: skip
     """Train, then write ``model/`` (safetensors + config.json), ``config.yaml``, ``metrics.json``,
     ``samples.png`` and ``conditions.png`` to ``run_dir``. Returns the metrics document.
 
@@ -109,51 +111,82 @@ def run_training(config: TrainingConfig, run_dir: Path, resume: Path | None = No
     with ``resume`` (a checkpoint path) the run's earlier cut is reused. ``model/`` is written as one
     unit (a temporary folder renamed into place), so it never holds weights and config of two saves.
 
+    With several processes (``dist``, every rank calls this), every rank checks; rank 0 alone writes
+    (the patch cut, ``config.yaml``, checkpoints, the model, metrics and figures) and the others read the
+    patches it cut. A check or write that fails on one rank fails on all of them (see
+    :func:`~nmflowgan_aug.training.distributed.agree`).
+
     Args:
         config: the resolved training configuration.
         run_dir: the run folder; missing or empty for a new run (see :func:`check_run_folder`).
-        resume: checkpoint to continue from (normally ``run_dir/checkpoints/last.pt``).
+        resume: checkpoint to continue from (normally ``run_dir/checkpoints/last.pt``); it may come from a
+            run with another number of processes.
         overwrite: start over in a used run folder: its :data:`RUN_OUTPUTS` are removed once every check
             has passed; other files are kept.
+        dist: this process's place in a multi-process run (its process group joined); default one process.
 
     Raises:
         FileExistsError: a non-empty ``run_dir`` without ``resume`` or ``overwrite``.
         ValueError: bad data (see ``plan_patch_set``), an unusable device, a checkpoint that does not fit
-            this run, ``resume`` with ``overwrite``, or data inside the run outputs ``overwrite`` removes.
+            this run, ``resume`` with ``overwrite``, data inside the run outputs ``overwrite`` removes, or
+            a ``train.batch_size`` that the processes cannot share.
         FileNotFoundError: a missing data path or checkpoint.
+        RuntimeError: with several processes, on the ranks where nothing failed when another rank failed.
     """
-    run_dir = Path(run_dir)
-    check_run_folder(run_dir, resume is not None, overwrite)
-    if overwrite:
-        _check_data_outside_outputs(config, run_dir)
-    resolve_device(config.train.device)
-    checkpoint = read_checkpoint(resume, config) if resume is not None else None
+    run_dir, ctx = Path(run_dir), dist or DistContext()
     vocabulary, reuse, patches = config.model.vocabulary, resume is not None, run_dir / "patches"
     splits = {**dict(_train_splits(config)), "val": config.data.val}
-    plans = {split: plan_patch_set(source, config.data, vocabulary, patches, split, reuse)
-             for split, source in splits.items() if source is not None}  # fmt: skip
 
-    # Every check has passed: from here on the run writes.
+    def check() -> tuple[dict | None, dict]:
+        check_run_folder(run_dir, resume is not None, overwrite)
+        if overwrite:
+            _check_data_outside_outputs(config, run_dir)
+        ctx.device(config.train.device)
+        local_batch_size(config.train.batch_size, ctx)
+        checkpoint = read_checkpoint(resume, config) if resume is not None else None
+        plans = {split: plan_patch_set(source, config.data, vocabulary, patches, split, reuse)
+                 for split, source in splits.items() if source is not None}  # fmt: skip
+        return checkpoint, plans
+
+    checkpoint, plans = agree(ctx, "checking the run", check)
+
+    # Every check has passed: from here on rank 0 writes.
     made_folder = not run_dir.exists()
-    try:
+
+    def cut() -> dict:
+        """Rank 0: the datasets of every split, cut where needed; the other ranks: nothing yet."""
+        if not ctx.is_main:
+            return {}
         _remove_stale_temporaries(run_dir)
         if overwrite:
             _remove_run_outputs(run_dir)
-        train_splits = _train_splits(config)
-        train_set = TrainingPatches([plans[name].build() for name, _ in train_splits], [s for _, s in train_splits])
-        val_set = plans["val"].build() if "val" in plans else None
-        log.info("training patches: %d, validation patches: %s", len(train_set), len(val_set) if val_set else "none")
-        trainer = Trainer(config, train_set, val_set, run_dir)
+        return {split: plan.build() for split, plan in plans.items()}
+
+    def start(datasets: dict) -> Trainer:
+        if not ctx.is_main:  # rank 0's cut is in the patch cache now
+            datasets = {split: plan_patch_set(source, config.data, vocabulary, patches, split, reuse=True).build()
+                        for split, source in splits.items() if source is not None}  # fmt: skip
+        train_set = TrainingPatches([datasets[name] for name, _ in _train_splits(config)], config.data.train_sources)
+        trainer = Trainer(config, train_set, datasets.get("val"), run_dir, ctx)
         if checkpoint is not None:
             trainer.restore(checkpoint)
-        config_text = yaml.safe_dump(config.to_dict(), sort_keys=False)
-        atomic_write(run_dir / "config.yaml", lambda p: Path(p).write_text(config_text))
+        if ctx.is_main:
+            config_text = yaml.safe_dump(config.to_dict(), sort_keys=False)
+            atomic_write(run_dir / "config.yaml", lambda p: Path(p).write_text(config_text))
+        return trainer
+
+    try:
+        datasets = agree(ctx, "cutting the patches", cut)
+        trainer = agree(ctx, "starting the training", lambda: start(datasets))
     except BaseException:
-        if resume is None:  # a new run leaves nothing behind
+        if resume is None and ctx.is_main:  # a new run leaves nothing behind
             _remove_run_outputs(run_dir)
             if made_folder and run_dir.is_dir() and not any(run_dir.iterdir()):
                 run_dir.rmdir()
         raise
+    train_set, val_set = trainer.train_set, trainer.val_set
+    log.info("training patches: %d, validation patches: %s, processes: %d", len(train_set),
+             len(val_set) if val_set else "none", ctx.world_size)  # fmt: skip
     history = trainer.fit()
 
     model = trainer.model.eval()
@@ -161,6 +194,7 @@ def run_training(config: TrainingConfig, run_dir: Path, resume: Path | None = No
     doc = {
         "package_version": __version__,
         "device": str(trainer.device),
+        "world_size": ctx.world_size,
         "train_patches": len(train_set),
         "val_patches": len(val_set) if val_set is not None else 0,
         "train_data": [s.path for s in config.data.train_sources],
@@ -168,6 +202,8 @@ def run_training(config: TrainingConfig, run_dir: Path, resume: Path | None = No
         "final": {k: v for k, v in final.items() if k.startswith("val_")},
         "history": history,
     }
+    if not ctx.is_main:
+        return doc
     metadata = {"training_data": doc["train_data"], "train_patches": doc["train_patches"],
                 "epochs": trainer.state.epoch, "metrics": doc["final"], "package_version": __version__}
     write_folder(run_dir / "model", lambda tmp: model.save_pretrained(tmp, metadata=metadata))

@@ -11,6 +11,9 @@ from script_loader import load_script
 from nmflowgan_aug import NMFlowGAN, NMFlowGANConfig
 
 bench = load_script("throughput")
+TRAIN_TINY = ["--train-set", "model.unet_depth=2", "--train-set", "model.unet_width=4", "--train-set", "critic.width=2",
+              "--train-set", "model.flow_features=4", "--train-set", "train.batch_size=4", "--train-steps", "1",
+              "--train-warmup", "0", "--train-world-sizes", "1"]
 
 
 def test_tiny_run_prints_tables(tmp_path, capsys):
@@ -21,7 +24,7 @@ def test_tiny_run_prints_tables(tmp_path, capsys):
         "--device", "cpu", "--threads", "1", "--size", "32", "--batch-sizes", "2", "--warmup", "1", "--repeats", "1",
         "--step-batch", "2", "--step-patch", "32", "--step-layers", "3", "--step-features", "4",
         "--sweep", "--sweep-configs", "2x4,1x4", "--sweep-batch", "2",
-        "--json", str(out),
+        *TRAIN_TINY, "--json", str(out),
     ])
     text = capsys.readouterr().out
     assert "| model | batch | dtype | img/s |" in text
@@ -37,6 +40,15 @@ def test_tiny_run_prints_tables(tmp_path, capsys):
     saved = json.loads(out.read_text())
     assert saved["machine"]["torch"] == torch.__version__ and saved["size"] == 32
     assert saved["settings"] == {"warmup": 1, "repeats": 1, "budget_s": 30.0, "max_call_s": 300.0, "slow_call_s": 30.0}
+    assert "1 process vs several" in text and saved["train_config"].endswith("quickstart.yaml")
+    assert [(r["world_size"], r["steps"], r["global_batch"]) for r in saved["training_steps"]] == [(1, 1, 4)]
+
+
+def test_training_steps_alone(capsys):
+    res = bench.run(["--device", "cpu", "--only-train-step", "--threads", "1", *TRAIN_TINY])
+    text = capsys.readouterr().out
+    assert "| model | batch |" not in text and "| 1 | - | cpu | 1 | none | 4 |" in text and "machine:" in text
+    assert [r["world_size"] for r in res["training_steps"]] == [1] and res["training_steps"][0]["patches_s"] > 0
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -199,3 +199,26 @@ def test_registrations_arch_and_shim():
     from torchvision.transforms.functional_tensor import rgb_to_grayscale  # the shim
 
     assert rgb_to_grayscale(x, num_output_channels=1).shape == (1, 1, 8, 8)
+
+
+@needs_basicsr
+def test_each_rank_draws_its_own_noise_on_its_own_device(tiny_model_dir, monkeypatch):
+    """Under `--launcher pytorch` BasicSR seeds rank r with manual_seed + r: the ranks' noise differs, and each
+    loads the noise model on the GPU it was given (CUDA part: the device resolution, with a stand-in GPU index)."""
+    from basicsr.utils import set_random_seed
+
+    from nmflowgan_aug.integrations.basicsr import NMFlowGANDenoiseModel
+    from nmflowgan_aug.integrations.basicsr.denoise_model import _rank_device
+
+    model = NMFlowGANDenoiseModel(_model_opt(tiny_model_dir))
+    assert model.noise_device == torch.device("cpu") == next(model.noise_model.parameters()).device
+    data = {"gt": torch.rand(2, 3, 16, 16)}  # camera, ISO and noise drawn
+    lq = []
+    for rank in (0, 1, 0):
+        set_random_seed(10 + rank)  # basicsr.utils.options.parse_options: set_random_seed(seed + opt['rank'])
+        model.feed_data(data)
+        lq.append(model.lq)
+    assert torch.equal(lq[0], lq[2]) and not torch.equal(lq[0], lq[1])
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 3)  # what init_dist's set_device(rank % n) selects
+    assert _rank_device(torch.device("cuda")) == torch.device("cuda", 3)
+    assert _rank_device(torch.device("cuda", 1)) == torch.device("cuda", 1)

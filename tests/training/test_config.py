@@ -168,6 +168,27 @@ def test_bad_training_sources_are_config_errors(override, message):
         load_config(None, [override])
 
 
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["train.amp=fp32"], r"train.amp must be one of \['none', 'bf16', 'fp16'\], got 'fp32'"),
+        (["train.compile=sometimes"], r"train.compile must be true or false, got 'sometimes'"),
+        (["train.compile=true", "train.compile_backend=fastest"],
+         r"train.compile_backend must be one of \[.*'aot_eager'.*'eager'.*'inductor'.*\], got 'fastest'"),
+    ],
+)
+def test_amp_and_compile_are_checked(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides)
+
+
+def test_amp_and_compile_defaults_and_values():
+    t = TrainingConfig().train
+    assert (t.amp, t.compile, t.compile_backend) == ("none", False, "inductor")
+    t = load_config(None, ["train.amp=bf16", "train.compile=true", "train.compile_backend=aot_eager"]).train
+    assert (t.amp, t.compile, t.compile_backend) == ("bf16", True, "aot_eager")
+
+
 def test_overrides_index_lists_and_name_bad_paths():
     raw = {"data": {"extra_train": [{"path": "a"}]}}
     assert apply_overrides(raw, ["data.extra_train.0.weight=2"])["data"]["extra_train"][0]["weight"] == 2

@@ -107,12 +107,13 @@ def test_checkpoint_is_plain_data_with_a_checked_version(tmp_path):
     trainer = Trainer(config, PatchList(), None, tmp_path / "a")
     trainer.fit()
     ckpt = torch.load(trainer.checkpoint_path, weights_only=True)  # no pickled code, no NumPy objects
-    assert ckpt["version"] == CHECKPOINT_VERSION == 4
-    torch.save({**ckpt, "version": 3}, tmp_path / "v3.pt")
-    with pytest.raises(ValueError, match=r"v3.pt has format version 3; this version of nmflowgan_aug reads version 4"):
-        trainer.load_checkpoint(tmp_path / "v3.pt")
+    assert ckpt["version"] == CHECKPOINT_VERSION == 5
+    assert ckpt["world_size"] == 1 and ckpt["scaler_g"] is None and ckpt["scaler_c"] is None  # fp32: no loss scalers
+    torch.save({**ckpt, "version": 4}, tmp_path / "v4.pt")
+    with pytest.raises(ValueError, match=r"v4.pt has format version 4; this version of nmflowgan_aug reads version 5"):
+        trainer.load_checkpoint(tmp_path / "v4.pt")
     torch.save({k: v for k, v in ckpt.items() if k != "seconds"}, tmp_path / "cut.pt")
-    with pytest.raises(ValueError, match=r"cut.pt lacks \['seconds'\]; version 4 has \['version', 'config'"):
+    with pytest.raises(ValueError, match=r"cut.pt lacks \['seconds'\]; version 5 has \['version', 'config'"):
         trainer.load_checkpoint(tmp_path / "cut.pt")
     torch.save({**ckpt, "rng": {"numpy": np.random.get_state()}}, tmp_path / "numpy.pt")  # the version-1 layout
     with pytest.raises(ValueError, match="cannot read checkpoint .*numpy.pt with weights_only=True"):

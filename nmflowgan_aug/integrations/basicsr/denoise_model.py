@@ -45,6 +45,11 @@ class NMFlowGANDenoiseModel(SRModel):
     (camera ``""``, ISO ``0``), are drawn from the distribution above. Batches that carry ``lq``
     (validation on real noisy/clean pairs, e.g. ``PairedImageDataset``) are used as given.
 
+    Several GPUs (``torchrun --nproc_per_node N -m nmflowgan_aug.integrations.basicsr.train -opt ... --launcher
+    pytorch``): each process loads the noise model on its own GPU (:attr:`noise_device`, ``cuda:<rank's
+    device>``) and draws its own camera/ISO/strength and noise, since BasicSR seeds every process with
+    ``manual_seed + rank``.
+
     Raises:
         ValueError: unknown keys in the ``nmflowgan`` block, or a distribution that does not fit the
             noise model (checked at construction).
@@ -56,7 +61,9 @@ class NMFlowGANDenoiseModel(SRModel):
         unknown = sorted(set(options) - _OPTION_KEYS)
         if unknown:
             raise ValueError(f"unknown nmflowgan option(s) {unknown}; allowed: {sorted(_OPTION_KEYS)}")
-        self.noise_model = frozen_model(options.get("model", DEFAULT_MODEL), self.device)
+        #: This process's device: BasicSR's ``cuda`` resolved to the GPU this rank was given (``torch.cuda.set_device``).
+        self.noise_device = _rank_device(self.device)
+        self.noise_model = frozen_model(options.get("model", DEFAULT_MODEL), self.noise_device)
         self.noise_quantize = bool(options.get("quantize", True))
         self.noise_clip = bool(options.get("clip", True))
         self.noise_sampler = ConditionSampler(**{v: options[k] for k, v in _SAMPLER_KEYS.items() if k in options})
@@ -67,12 +74,19 @@ class NMFlowGANDenoiseModel(SRModel):
         if not self.is_train or "lq" in data:
             super().feed_data(data)
             return
-        self.gt = data["gt"].to(self.device)
+        self.gt = data["gt"].to(self.noise_device)
         camera, iso = _fill_unknown(self.noise_sampler, self.noise_model.vocabulary, data.get("camera"), data.get("iso"))
         self.lq = add_camera_noise(
             self.gt, camera, iso, model=self.noise_model, camera_iso_sampler=self.noise_sampler,
             quantize=self.noise_quantize, clip=self.noise_clip,
         ).noisy
+
+
+def _rank_device(device: torch.device) -> torch.device:
+    """``device`` with its index: plain ``cuda`` becomes ``cuda:<current device>`` (each BasicSR rank's own GPU)."""
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
 
 
 def _fill_unknown(sampler: ConditionSampler, vocabulary: ConditionVocabulary, camera: Any, iso: Any) -> tuple[Any, Any]:

@@ -9,7 +9,13 @@ Usage::
 (:func:`nmflowgan_aug.configs.list_configs` ``("basicsr")``; a value with a folder or a suffix is a path).
 
 Experiments and logs go to ``./experiments/<name>`` and ``./tb_logger`` (the current directory).
-Multi-GPU: ``torchrun --nproc_per_node=N -m nmflowgan_aug.integrations.basicsr.train -opt ... --launcher pytorch``.
+Multi-GPU, one process per GPU with BasicSR's own launcher (``dist_params.backend``, default NCCL)::
+
+    torchrun --nproc_per_node=N -m nmflowgan_aug.integrations.basicsr.train -opt ... --launcher pytorch
+
+``batch_size_per_gpu`` is per process; each process synthesizes the noise of its own batches on its own GPU
+and draws different noise (BasicSR seeds process ``rank`` with ``manual_seed + rank``). BasicSR's distributed
+mode is CUDA-only (it wraps the network with ``device_ids=[torch.cuda.current_device()]``).
 Note: basicsr 1.4.2 resumes (``--auto_resume``/``resume_state``) on CUDA only.
 """
 
