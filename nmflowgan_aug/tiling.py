@@ -5,10 +5,11 @@ pixels, the SDL normalises over the image it is given) and the U-Net spreads it 
 image into independent tiles would leave seams: different normalisation statistics and, worse, no
 spatial correlation across a border. So the two stages are tiled differently:
 
-1. **Flow (pixel-wise noise).** Each tile is sampled with a context margin of clean pixels around it
-   and only its centre is kept. The flow maps each pixel's latent to its noise independently, so
-   pixel-wise noise from neighbouring tiles is as independent as within a tile; the margin gives every
-   kept pixel its full SAL neighbourhood and SDL statistics over a wide window.
+1. **Flow.** Each tile is sampled with a context margin of clean pixels around it and only its centre
+   is kept; the margin gives every kept pixel its full SAL neighbourhood and SDL statistics over a wide
+   window. The flow's latent ``z`` is drawn once for the whole image and each tile takes its window of
+   it, so a flow with a spatial-correlation layer (a k×k convolution of ``z``, k ≤ 2·margin + 1)
+   correlates pixels across a tile border exactly as inside a tile.
 2. **U-Net (spatial correlation).** It runs on the assembled noise map of the *whole* image, tile by
    tile with a wide margin (a multiple of the U-Net's pooling grid, so tiles share the untiled grid),
    keeping centres. Correlation is therefore added to one continuous noise field, across borders
@@ -45,6 +46,17 @@ def tile_windows(size: int, tile: int, margin: int) -> list[tuple[int, int, int,
     return windows
 
 
+def _unet_tiled(model: NMFlowGAN, noise: torch.Tensor, tile: int, margin: int) -> torch.Tensor:
+    """The U-Net's output on a whole noise map ``(1, 3, H, W)``, computed tile by tile with ``margin``."""
+    correlated = torch.empty_like(noise)
+    for ys, ye, ks_y, ke_y in tile_windows(noise.shape[-2], tile, margin):
+        for xs, xe, ks_x, ke_x in tile_windows(noise.shape[-1], tile, margin):
+            window = noise[..., ys:ye, xs:xe].contiguous(memory_format=torch.channels_last)
+            out = model.add_spatial_correlation(window).to(noise.dtype)
+            correlated[..., ks_y:ke_y, ks_x:ke_x] = out[..., ks_y - ys : ke_y - ys, ks_x - xs : ke_x - xs]
+    return correlated
+
+
 def synthesize_tiled(
     model: NMFlowGAN,
     image: torch.Tensor,
@@ -68,8 +80,9 @@ def synthesize_tiled(
         generator: optional ``torch.Generator`` on ``image.device``; the tiles draw from it in raster
             order, so a seed and a tile size reproduce the output exactly.
         tile: kept tile size in pixels; rounded up to a multiple of the U-Net's pooling grid.
-        unet_margin: context around each U-Net tile (default: 8 pooling cells, 64 px for the shipped
-            model); rounded up to a multiple of the pooling grid.
+        unet_margin: context around each U-Net tile (default: 8 pooling cells, 64 px for a depth-4
+            U-Net); rounded up to a multiple of the pooling grid; unused by a model without a U-Net (such as
+            the shipped ``sidd``).
         quantize: round the output to 8-bit levels (default True).
 
     Returns:
@@ -84,7 +97,7 @@ def synthesize_tiled(
     check_srgb_batch(image.unsqueeze(0), "image")
     if tile < 16:
         raise ValueError(f"tile must be at least 16 pixels, got {tile}")
-    grid = model.unet.multiple
+    grid = 1 if model.unet is None else model.unet.multiple
     tile = -(-tile // grid) * grid
     unet_margin = -(-(8 * grid if unet_margin is None else unet_margin) // grid) * grid
     conditions = model.encode_conditions(camera, iso, 1, image.device)
@@ -97,20 +110,18 @@ def synthesize_tiled(
     model.eval()
     try:
         with torch.inference_mode():
+            latent = torch.randn(clean_levels.shape, generator=generator, device=image.device, dtype=dtype)
             noise = torch.empty_like(clean_levels)
             for ys, ye, ks_y, ke_y in tile_windows(h, tile, FLOW_MARGIN):
                 for xs, xe, ks_x, ke_x in tile_windows(w, tile, FLOW_MARGIN):
                     window = clean_levels[..., ys:ye, xs:xe].contiguous(memory_format=torch.channels_last)
                     with torch.autocast(image.device.type, enabled=False):
-                        noisy = model.sample_pixelwise_levels(window, *conditions, generator)
+                        noisy = model.sample_pixelwise_levels(
+                            window, *conditions, generator, latent=latent[..., ys:ye, xs:xe]
+                        )
                     part = (noisy - window)[..., ks_y - ys : ke_y - ys, ks_x - xs : ke_x - xs]
                     noise[..., ks_y:ke_y, ks_x:ke_x] = part
-            correlated = torch.empty_like(noise)
-            for ys, ye, ks_y, ke_y in tile_windows(h, tile, unet_margin):
-                for xs, xe, ks_x, ke_x in tile_windows(w, tile, unet_margin):
-                    window = noise[..., ys:ye, xs:xe].contiguous(memory_format=torch.channels_last)
-                    out = model.add_spatial_correlation(window).to(dtype)
-                    correlated[..., ks_y:ke_y, ks_x:ke_x] = out[..., ks_y - ys : ke_y - ys, ks_x - xs : ke_x - xs]
+            correlated = noise if model.unet is None else _unet_tiled(model, noise, tile, unet_margin)
             levels = (clean_scaled + correlated * factor.view(-1, 1, 1, 1)).clamp(0, model.max_level)
     finally:
         model.train(was_training)

@@ -34,6 +34,15 @@ def model(tmp_path_factory) -> NMFlowGAN:
     return NMFlowGAN.from_pretrained(folder).requires_grad_(False)
 
 
+@pytest.fixture(scope="module")
+def flow_only_model() -> NMFlowGAN:
+    """No U-Net, a spatial-correlation layer: the shipped model's kind."""
+    torch.manual_seed(0)
+    config = NMFlowGANConfig(cameras=SIDD_VOCABULARY.cameras, isos=SIDD_VOCABULARY.isos, iso_encoding="log_camera",
+                             flow_features=4, unet_depth=0, spatial_kernel=3, noise_domain="linear")
+    return NMFlowGAN(config).eval().requires_grad_(False)
+
+
 def _gen(seed: int = 0, device="cpu") -> torch.Generator:
     return torch.Generator(device=device).manual_seed(seed)
 
@@ -200,8 +209,11 @@ def test_default_shipped_model():
 
 
 # ------------------------------------------------------------------------------ strength, quantize, clip
-def test_strength_scales_the_noise_and_replays(model):
-    """Issue 12 item 3: noisy = clean + strength · noise before the clip; replay with the returned strength."""
+@pytest.mark.parametrize("kind", ["model", "flow_only_model"])
+def test_strength_scales_the_noise_and_replays(kind, request):
+    """Issue 12 item 3: noisy = clean + strength · noise before the clip; replay with the returned strength.
+    A model without a U-Net once ignored the strength: both kinds are checked."""
+    model = request.getfixturevalue(kind)
     clean = torch.full((3, 3, 16, 16), 0.5)
     full, *_ = add_camera_noise(clean, "GP", 800, model=model, generator=_gen(3), quantize=False)
     scaled, _, _, used = add_camera_noise(

@@ -7,6 +7,7 @@ import torch
 
 from nmflowgan_aug import SIDD_VOCABULARY, NMFlowGAN, NMFlowGANConfig
 from nmflowgan_aug.model.flow_layers import ConditionalLinearTable
+from nmflowgan_aug.model.spatial import SpatialCorrelation
 from nmflowgan_aug.tiling import synthesize_tiled, tile_windows
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small tensors: see tests/conftest.py
@@ -31,6 +32,23 @@ def correlating_model() -> NMFlowGAN:
                 fan_in = module.weight[0].numel() if isinstance(module, torch.nn.Conv2d) else module.weight[:, 0].numel()
                 module.weight.normal_(0, (2 / fan_in) ** 0.5, generator=gen)  # correlates neighbours
                 module.bias.zero_()
+    return model
+
+
+@pytest.fixture(scope="module")
+def spatial_flow_model() -> NMFlowGAN:
+    """A flow-only model (no U-Net) whose spatial-correlation layer correlates neighbours strongly."""
+    torch.manual_seed(0)
+    config = NMFlowGANConfig(cameras=SIDD_VOCABULARY.cameras, isos=SIDD_VOCABULARY.isos, iso_encoding="log",
+                             flow_features=4, unet_depth=0, spatial_kernel=5)
+    model = NMFlowGAN(config).eval().requires_grad_(False)
+    with torch.no_grad():
+        for layer in model.flow.bijectors:
+            if isinstance(layer, ConditionalLinearTable):
+                layer.log_scale.fill_(1.2)
+            if isinstance(layer, SpatialCorrelation):
+                layer.weight[range(3), range(3), 2, 1:4] = 0.8  # a horizontal 3-tap average of z, per channel
+                layer.weight[range(3), range(3), 1:4, 2] = 0.8
     return model
 
 
@@ -76,6 +94,18 @@ def test_no_seams_in_noise_std_or_correlation(correlating_model):
     columns = noise.std(dim=(0, 1))  # per-column std: the columns beside a border look like the others
     at_border = torch.cat([columns[TILE - 1 :: TILE], columns[TILE::TILE]])
     assert float(at_border.mean()) == pytest.approx(float(columns.mean()), rel=0.05)
+
+
+def test_a_flow_spatial_layer_correlates_across_tile_borders_too(spatial_flow_model):
+    noise = torch.cat([_noise(spatial_flow_model, seed=s) for s in range(3)], dim=0)
+    border, inside = _border_and_inside_lag1(noise, TILE)
+    assert inside > 0.3
+    assert border == pytest.approx(inside, abs=0.03)
+    clean = torch.rand(3, 40, 56, generator=torch.Generator().manual_seed(2))
+    tiled = synthesize_tiled(spatial_flow_model, clean, "S6", 800, generator=torch.Generator().manual_seed(3),
+                             quantize=False)
+    untiled = spatial_flow_model.sample(clean[None], "S6", 800, generator=torch.Generator().manual_seed(3))[0]
+    torch.testing.assert_close(tiled, untiled, rtol=0, atol=1e-5)  # one tile: the untiled model
 
 
 def test_the_seam_test_detects_independent_tiles(correlating_model):

@@ -214,11 +214,21 @@ class NMFlowGAN(nn.Module):
         camera_codes: torch.Tensor,
         iso_values: torch.Tensor,
         generator: torch.Generator | None = None,
+        latent: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Flow-only noisy image in 8-bit levels (integers 0..255 as float), ``(B, 3, H, W)``."""
+        """Flow-only noisy image in 8-bit levels (integers 0..255 as float), ``(B, 3, H, W)``.
+
+        ``latent`` is the flow's standard-normal input ``z`` of ``clean_levels``' shape; by default it is drawn
+        from ``generator`` (before the dequantization noise of the clean image). :func:`~nmflowgan_aug.tiling.
+        synthesize_tiled` passes windows of one latent drawn for the whole image, so that the flow's spatial
+        layer correlates the noise across tile borders as inside a tile.
+        """
+        if latent is None:
+            latent = torch.randn(
+                clean_levels.shape, generator=generator, device=clean_levels.device, dtype=clean_levels.dtype
+            )
         cond = self.condition(clean_levels, camera_codes, iso_values, generator)
-        z = torch.randn(clean_levels.shape, generator=generator, device=clean_levels.device, dtype=clean_levels.dtype)
-        return self.flow.inverse(z, cond)
+        return self.flow.inverse(latent, cond)
 
     def add_spatial_correlation(self, noise_levels: torch.Tensor) -> torch.Tensor:
         """Apply the U-Net to a noise map in 8-bit levels, any H and W.
@@ -258,9 +268,10 @@ class NMFlowGAN(nn.Module):
         device_type = clean.device.type
         with torch.no_grad(), torch.autocast(device_type, enabled=False):
             noisy_flow = self.sample_pixelwise_levels(clean_levels, camera_codes, iso_values, generator)
-        if self.unet is None:
-            return noisy_flow.to(clean_scaled.dtype)  # integer levels in [0, 255]; gradients reach nothing
-        noise = self.add_spatial_correlation(noisy_flow - clean_levels).to(clean_scaled.dtype)
+        noise = noisy_flow - clean_levels
+        if self.unet is not None:
+            noise = self.add_spatial_correlation(noise)
+        noise = noise.to(clean_scaled.dtype)
         if strength is not None:
             noise = noise * strength.to(noise.dtype).view(-1, 1, 1, 1)
         # Clip to [0, 255] (the official code clips to 256, an off-by-one; reference §2.2).
