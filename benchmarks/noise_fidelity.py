@@ -48,7 +48,13 @@ from nmflowgan_aug.evaluation.fidelity_report import (
     rewrite_readme,
     write_results,
 )
-from nmflowgan_aug.evaluation.loo import FOLD_PLACEHOLDER, evaluate_loo, parse_loo_model_specs, scene_folds
+from nmflowgan_aug.evaluation.loo import (
+    FOLD_PLACEHOLDER,
+    evaluate_loo,
+    parse_loo_model_specs,
+    scene_folds,
+    select_folds,
+)
 from nmflowgan_aug.evaluation.machine import machine_info
 from nmflowgan_aug.evaluation.overlap import check_overlap, find_overlap
 from nmflowgan_aug.evaluation.paths import REPO_ROOT, display_path, refuse_existing_outputs, sidd_native_manifest
@@ -118,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"a model per fold: PATTERN with {FOLD_PLACEHOLDER} (the fold name, e.g. 05 or 09+15), e.g. "
                          f"ours=runs/loo_{FOLD_PLACEHOLDER}/model as written by benchmarks/loo_train.py; repeatable; "
                          "implies --loo")
+    lo.add_argument("--loo-folds", nargs="+", default=None, metavar="FOLD",
+                    help="score only these folds (names such as 05 or 09+15, as benchmarks/loo_train.py --folds); "
+                         "each keeps its full training set (default: every fold)")
     lo.add_argument("--loo-crop", type=int, default=256, metavar="PX",
                     help="score the central PX×PX pixels of each held-out crop, the size of the validation blocks; "
                          "0 scores whole crops (default: %(default)s)")
@@ -194,7 +203,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     overlap_warning = check_overlap(overlap, args.allow_overlap)
     if overlap_warning:
         logging.warning(overlap_warning)
-    folds = scene_folds(train_pairs) if loo else []
+    folds = select_folds(scene_folds(train_pairs), args.loo_folds) if loo else []
     loo_models = parse_loo_model_specs(args.loo_model, folds)  # every fold's folder checked before any work
     train_desc = (f"{len(train_pairs)} pairs from `{display_path(args.train)}`"
                   + (f" (ids {train_ids[0]}-{train_ids[-1]})" if train_ids else "")

@@ -98,7 +98,8 @@ def train_overrides(fold: Fold, key: str = "data.train.ids", extra_sources: int 
 
 
 def select_folds(folds: Sequence[Fold], names: Sequence[str] | None) -> list[Fold]:
-    """The folds named in ``names`` (all when None), in fold order.
+    """The folds named in ``names`` (all when None), in fold order. Each keeps its full training set, so
+    scoring a subset gives the same per-fold numbers as scoring every fold.
 
     Raises:
         ValueError: an unknown fold name (the message lists the known ones).

@@ -15,6 +15,7 @@ from nmflowgan_aug.evaluation.loo import (
     fold_model_path,
     parse_loo_model_specs,
     scene_folds,
+    select_folds,
     train_overrides,
 )
 from nmflowgan_aug.evaluation.training_pairs import load_known_pairs
@@ -53,6 +54,15 @@ def test_folds_group_crops_of_one_scene_instance(scene_manifest):
     assert folds[0].train == ("i2", "i3", "g1", "g2")
     with pytest.raises(ValueError, match="at least two scene instances"):
         scene_folds(pairs[3:])
+
+
+def test_a_subset_of_folds_keeps_each_folds_training_set(scene_manifest):
+    folds = scene_folds(load_known_pairs(scene_manifest)[0])
+    chosen = select_folds(folds, ["g1+g2", "i1"])
+    assert chosen == [folds[0], folds[3]] and chosen[0].train == ("i2", "i3", "g1", "g2")
+    assert select_folds(folds, None) == folds
+    with pytest.raises(ValueError, match=r"unknown fold\(s\) \['g1'\]; folds: \['i1', 'i2', 'i3', 'g1\+g2'\]"):
+        select_folds(folds, ["g1"])
 
 
 def test_training_overrides_keep_ids_as_text():
