@@ -24,7 +24,7 @@ from .._io import atomic_write, refuse_overwrite
 from ..vocab import SIDD_CAMERA_NAMES
 from .registry import PRETRAINED_DIR, PretrainedWeights, folder_sha256, read_registry, write_registry
 
-__all__ = ["main", "model_card", "pretrained_record", "release", "training_command"]
+__all__ = ["main", "model_card", "pretrained_record", "release", "speed_lines", "training_command"]
 
 MAX_BYTES = 20 * 1024 * 1024
 #: The files of a run's model folder that ship (their :func:`folder_sha256` is the record's checksum).
@@ -173,14 +173,22 @@ def official_size_section(
               + " This compares the two sizes as trained here, not each trained to convergence."]
     lines += _matched_iteration_rows(run_dir, official_run)
     if throughput is not None:
-        fast, slow = _best_img_s(throughput, "shipped"), _best_img_s(throughput, "official")
-        if fast and slow:
-            machine = throughput["machine"]
-            lines += ["", f"Sampling speed at {throughput['size']}×{throughput['size']}, fp32, best batch, on"
-                      f" {machine['cpu']} ({machine['cpu_cores_usable']} cores) / GPU {machine.get('gpu') or 'none'}:"
-                      f" {fast:.1f} img/s for the shipped size against {slow:.1f} img/s for the official size"
-                      f" ({fast / slow:.1f}×), from `{throughput['command']}`."]
+        lines += ["", *speed_lines(throughput)]
     return [*lines, ""]
+
+
+def speed_lines(throughput: dict) -> list[str]:
+    """The card's sampling-speed sentence from a ``benchmarks/throughput.py`` JSON: the shipped model against
+    the official-size model timed in the same process (fp32, best batch), with their parameter counts."""
+    fast, slow = _best_img_s(throughput, "shipped"), _best_img_s(throughput, "official")
+    if not (fast and slow):
+        return []
+    params = {r["what"]: r["params"] for r in throughput["rows"]}
+    machine = throughput["machine"]
+    return [f"Sampling speed at {throughput['size']}×{throughput['size']}, fp32, best batch, on {machine['cpu']}"
+            f" ({machine['cpu_cores_usable']} cores) / GPU {machine.get('gpu') or 'none'}: {fast:.1f} img/s for the"
+            f" shipped model ({params['shipped']:,} parameters) against {slow:.1f} img/s for the official size"
+            f" ({params['official']:,} parameters), {fast / slow:.1f}× faster, from `{throughput['command']}`."]
 
 
 def pretrained_record(name: str, run_dir: Path, fidelity: dict, method: str) -> PretrainedWeights:
@@ -358,6 +366,9 @@ def model_card(
         ]
     if official is not None:
         lines += official_size_section(fidelity, method, run_dir, official[0], official[1], throughput)
+    elif throughput is not None and speed_lines(throughput):
+        lines += ["## Cost against the official size", "", *speed_lines(throughput),
+                  "No official-size model was trained on the same data for a fidelity comparison.", ""]
     size = train_cfg["data"]["patch_size"]
     lines += [
         "## Licence",

@@ -144,7 +144,13 @@ def test_card_describes_a_flow_only_linear_model_with_a_resampled_extra_source(t
         extra_train="[{path: /d/sidd_small_256, resampled: true, weight: 0.5, exclude_scenes: [21]}]",
     )
     fidelity = _fidelity_json(tmp_path / "f.json", {"ours": 0.05})
-    target = rel.release(run, "tiny", fidelity, "ours", [], overwrite=False, package_dir=package_dir)
+    throughput = tmp_path / "t.json"
+    throughput.write_text(json.dumps({
+        "rows": [{"what": "shipped", "dtype": "fp32", "img_s": 12.0, "params": 25_000},
+                 {"what": "official", "dtype": "fp32", "img_s": 1.5, "params": 31_000_000}],
+        "size": 256, "command": "python benchmarks/throughput.py", "machine": {"cpu": "Xeon", "cpu_cores_usable": 2}}))
+    target = rel.release(run, "tiny", fidelity, "ours", [], overwrite=False, package_dir=package_dir,
+                         throughput_json=throughput)
     record = registry.read_registry(package_dir / "registry.json")["tiny"]
     assert record.training_data.endswith("Also: `sidd_small_256` (see the card).")
     card = (target / "MODEL_CARD.md").read_text()
@@ -154,6 +160,9 @@ def test_card_describes_a_flow_only_linear_model_with_a_resampled_extra_source(t
     assert "No U-Net and no critic (`unet_depth: 0`)" in card and "Critic (training only)" not in card
     assert "Noise domain: linear light" in card and "per-camera log-ISO slope" in card
     assert "| ours | abs Δρ lag 1 | 0.0500 ± 0.0010 |" in card and "| ours | std ratio B | 0.0500 ± 0.0010 |" in card
+    assert ("## Cost against the official size\n\nSampling speed at 256×256, fp32, best batch, on Xeon (2 cores) / GPU"
+            " none: 12.0 img/s for the shipped model (25,000 parameters) against 1.5 img/s for the official size"
+            " (31,000,000 parameters), 8.0× faster") in card
 
 
 def test_release_card_states_the_measured_cost_against_the_official_size(tmp_path, package_dir):
@@ -164,7 +173,7 @@ def test_release_card_states_the_measured_cost_against_the_official_size(tmp_pat
     run = _fake_run(tmp_path / "sidd_native", 2, 16, history=epochs(6, 600.0, 0.1))
     official = _fake_run(tmp_path / "sidd_native_official", 3, 64, history=epochs(4, 2400.0, 0.3))
     fidelity = _fidelity_json(tmp_path / "f.json", {"ours": 0.08, "big": 0.07})
-    rows = [{"what": w, "dtype": d, "img_s": v} for w, d, v in
+    rows = [{"what": w, "dtype": d, "img_s": v, "params": 7 if w == "shipped" else 9} for w, d, v in
             (("shipped", "fp32", 6.0), ("shipped", "fp32", 7.0), ("shipped", "bf16", 9.0), ("official", "fp32", 1.75))]
     throughput = tmp_path / "t.json"
     throughput.write_text(json.dumps({"rows": rows, "size": 256, "command": "python benchmarks/throughput.py",
@@ -181,7 +190,7 @@ def test_release_card_states_the_measured_cost_against_the_official_size(tmp_pat
     assert "| AKLD | 0.0800 | 0.0700 | +0.0100 |" in section
     assert ("The shipped size is worse on KLD (NAFlow protocol), KLD (NM-FlowGAN protocol), AKLD, abs Δρ lag 1,"
             " abs Δρ lag 2." in section)  # the std ratios (best at 1, not 0) are not ranked
-    assert "7.0 img/s for the shipped size against 1.8 img/s for the official size (4.0×)" in section
+    assert "7.0 img/s for the shipped model (7 parameters) against 1.8 img/s for the official size (9 parameters), 4.0×" in section
     with pytest.raises(ValueError, match="'missing' is not in the fidelity results"):
         rel.release(run, "tiny", fidelity, "ours", [], True, ("missing", official), None, package_dir)
     with pytest.raises(FileNotFoundError, match="config.yaml"):
