@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Score noise models by the denoiser they train: DnCNN on synthetic pairs, tested on real SIDD noise.
+r"""Score noise models by the denoiser they train: DnCNN on synthetic pairs, tested on real SIDD noise.
 
 A command line over :mod:`nmflowgan_aug.evaluation.denoising` (the protocol: one DnCNN per noise
 source and seed, same patches and schedule per seed; PSNR/SSIM on real blocks, mean ± std over seeds;
@@ -13,9 +13,9 @@ Examples::
 
     python benchmarks/denoise_sidd.py                    # CPU preset, default sources, 3 seeds: about 1 h on 2 cores
     python benchmarks/denoise_sidd.py --sources gaussian,hetero,real --iters 100 --seeds 0
-    python benchmarks/denoise_sidd.py --preset full --device cuda --sources nmflowgan:runs/x/model,real \\
-        --train-clean /data/SIDD_Medium_Srgb --clean-pool pairs --pool-conditions own \\
-        --val-noisy ValidationNoisyBlocksSrgb.mat --val-gt ValidationGtBlocksSrgb.mat \\
+    python benchmarks/denoise_sidd.py --preset full --device cuda --sources nmflowgan:runs/x/model,real \
+        --train-clean /data/SIDD_Medium_Srgb --clean-pool pairs --pool-conditions own \
+        --val-noisy ValidationNoisyBlocksSrgb.mat --val-gt ValidationGtBlocksSrgb.mat \
         --submit-benchmark BenchmarkNoisyBlocksSrgb.mat --submit-out SubmitSrgb.mat
 """
 
@@ -57,6 +57,7 @@ USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, KeyError, ImportE
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``denoise_sidd.py``."""
     p = argparse.ArgumentParser(
         prog="denoise_sidd.py",
         description=(

@@ -35,6 +35,7 @@ USER_ERRORS = (ValueError, FileNotFoundError, ConfigError)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``loo_train.py`` (its description is the module docstring's first paragraph)."""
     p = argparse.ArgumentParser(prog="loo_train.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=HelpFormatter)
     p.add_argument("--config", type=Path, required=True, help="training config (YAML), e.g. configs/sidd_native.yaml")

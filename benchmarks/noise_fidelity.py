@@ -70,6 +70,7 @@ USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, KeyError)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``noise_fidelity.py``."""
     p = argparse.ArgumentParser(
         prog="noise_fidelity.py",
         description=(

@@ -67,6 +67,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``throughput.py``."""
     p = argparse.ArgumentParser(
         prog="throughput.py",
         description=(
@@ -203,6 +204,7 @@ def load_shipped(args: argparse.Namespace, device: torch.device) -> tuple[NMFlow
 
 
 def log(text: str) -> None:
+    """Print ``text`` to stderr at once (progress messages; the report goes to stdout)."""
     print(text, file=sys.stderr, flush=True)
 
 
@@ -289,6 +291,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point: :func:`run`; returns 0."""
     run(argv)
     return 0
 

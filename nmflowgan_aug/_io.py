@@ -68,7 +68,9 @@ def atomic_write(target: str | os.PathLike, write: Callable[[str], object]) -> P
 
 
 def write_folder(target: str | os.PathLike, write: Callable[[Path], object]) -> Path:
-    """Call ``write(tmp_folder)`` on a new, empty temporary folder beside ``target``, then put it in
+    """Write a folder with ``write`` and put it in ``target``'s place in one step.
+
+    Calls ``write(tmp_folder)`` on a new, empty temporary folder beside ``target``, then puts it in
     ``target``'s place; an existing ``target`` folder and everything in it is removed.
 
     Readers see the old folder, no folder (for the moment between two renames) or the complete new

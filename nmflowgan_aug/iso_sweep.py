@@ -23,8 +23,10 @@ __all__ = ["fine_iso_grid", "main", "noise_std_by_iso", "plot_iso_sweep"]
 
 
 def fine_iso_grid(model: NMFlowGAN, per_octave: int = 4) -> list[int]:
-    """Whole ISO values spaced ``1/per_octave`` octave apart over the model's trained range, plus every
-    trained value, sorted."""
+    """Whole ISO values spaced ``1/per_octave`` octave apart over the model's trained range.
+
+    Every trained value is included too; the list is sorted.
+    """
     lo, hi = model.vocabulary.iso_range
     steps = int(math.floor(per_octave * math.log2(hi / lo)))
     grid = {round(lo * 2 ** (k / per_octave)) for k in range(steps + 1)} | set(model.vocabulary.isos)
@@ -94,6 +96,7 @@ def plot_iso_sweep(model: NMFlowGAN, path: str | Path, *, level: float = 0.5, si
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Plot the synthesized noise std against ISO for every camera, print the written PNG's path; returns 0."""
     parser = argparse.ArgumentParser(description="Plot the synthesized noise std against ISO for every camera.")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="shipped name or saved-model folder")
     parser.add_argument("--out", default="docs/iso_sweep.png", help="PNG to write (default: %(default)s)")

@@ -67,7 +67,8 @@ def preview_noise(
         model: the noise model (its device is used).
         image: clean sRGB in [0, 1], float ``(3, H, W)``, any size (tiled, see
             :func:`~nmflowgan_aug.tiling.synthesize_tiled`).
-        cameras: camera names; isos: ISO values (ISO units), each allowed by the model.
+        cameras: camera names, each allowed by the model.
+        isos: ISO values (ISO units), each allowed by the model.
         strength: noise strength (1 = the model's noise).
         crop: ``(top, left, size)`` in pixels; default a centred square.
         gain: the noise is shown as ``0.5 + gain · noise`` (clipped to [0, 1]).
@@ -109,8 +110,10 @@ def write_preview(
     title: str = "",
     **kwargs,
 ) -> Path:
-    """Draw :func:`preview_noise` as a grid (first row: the clean image and crop; then one row per
-    camera/ISO: noisy image, enlarged crop, amplified noise) and save it (PNG, PDF, ... by suffix).
+    """Draw :func:`preview_noise` as a grid and save it (PNG, PDF, ... by suffix).
+
+    First row: the clean image and crop; then one row per camera/ISO: noisy image, enlarged crop,
+    amplified noise.
 
     ``kwargs`` go to :func:`preview_noise`. Needs matplotlib.
     """

@@ -76,6 +76,7 @@ class SynthesisSettings:
             raise ValueError(f"tile must be at least 16 pixels, got {self.tile}")
 
     def to_json(self) -> dict:
+        """The settings as ``synthesize.json`` holds them: plain dicts and lists, as read back."""
         doc = asdict(self)
         doc["sampler"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.sampler).items()}
         doc["conditions"] = {k: dict(v) for k, v in self.conditions.items()}
@@ -176,8 +177,11 @@ def _output_name(source: str, repeat: int, repeats: int) -> str:
 
 
 def _conditions(settings: SynthesisSettings, model: NMFlowGAN, source: str, seed: int) -> tuple[str, int, float]:
-    """Camera name, ISO and strength of one file: fixed, from the CSV, else drawn with a CPU generator seeded
-    by the file's seed (so they do not depend on the order of the run)."""
+    """Camera name, ISO and strength of one file.
+
+    Fixed, from the CSV, else drawn with a CPU generator seeded by the file's seed (so they do not depend
+    on the order of the run).
+    """
     given = dict(settings.conditions.get(source, {}))
     camera = settings.camera if settings.camera is not None else given.get("camera")
     iso = settings.iso if settings.iso is not None else given.get("iso")
@@ -284,6 +288,8 @@ def regenerate(
         clean_dir: the clean folder (``source`` paths are relative to it).
         out_dir: where to write; must be empty unless ``overwrite``.
         device: default: the device type the manifest was made on (bit-for-bit needs the same one).
+        overwrite: write into a non-empty ``out_dir`` (its files of the same names are replaced).
+        progress: show a tqdm bar.
 
     Returns:
         The files whose SHA-256 differs from the manifest (empty when the dataset was rebuilt bit for

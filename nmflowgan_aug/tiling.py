@@ -74,8 +74,8 @@ def synthesize_tiled(
     Args:
         model: the noise model, on ``image.device``.
         image: clean sRGB in [0, 1], float, ``(3, H, W)``.
-        camera, iso: one camera name/code and one ISO value (ISO units), as for
-            :func:`~nmflowgan_aug.functional.add_camera_noise`.
+        camera: one camera name or code, as for :func:`~nmflowgan_aug.functional.add_camera_noise`.
+        iso: one ISO value (ISO units), as for :func:`~nmflowgan_aug.functional.add_camera_noise`.
         strength: factor on the synthesized noise (default 1).
         generator: optional ``torch.Generator`` on ``image.device``; the tiles draw from it in raster
             order, so a seed and a tile size reproduce the output exactly.

@@ -130,10 +130,12 @@ class ConditionVocabulary:
 
     @property
     def num_cameras(self) -> int:
+        """Number of cameras in the vocabulary."""
         return len(self.cameras)
 
     @property
     def num_isos(self) -> int:
+        """Number of trained ISO values in the vocabulary."""
         return len(self.isos)
 
     @property
@@ -180,8 +182,9 @@ class ConditionVocabulary:
     def conditions(
         self, camera: CameraLike, iso: IsoLike, batch: int, device: torch.device | str = "cpu"
     ) -> Conditions:
-        """Validate camera and ISO input for a batch of ``batch`` images (see :meth:`camera_codes`,
-        :meth:`iso_values`).
+        """Validate camera and ISO input for a batch of ``batch`` images.
+
+        See :meth:`camera_codes` and :meth:`iso_values`.
 
         Raises:
             ValueError, TypeError: as :meth:`camera_codes` and :meth:`iso_values`.
@@ -297,6 +300,7 @@ class ConditionVocabulary:
         return torch.cat([t, cam], dim=1), None
 
     def to_dict(self) -> dict:
+        """``{"cameras", "isos", "iso_encoding"}`` as plain lists and a string (JSON-ready)."""
         return {"cameras": list(self.cameras), "isos": list(self.isos), "iso_encoding": self.iso_encoding}
 
     # ------------------------------------------------------------------ adding a camera

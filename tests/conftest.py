@@ -40,8 +40,11 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="module")
 def one_thread():
-    """Tests on tiny tensors run fastest, and immune to CPU oversubscription on busy CI cores, on one
-    intra-op thread; the previous thread count is restored after the module."""
+    """Run the module on one intra-op thread; the previous thread count is restored after the module.
+
+    Tests on tiny tensors run fastest, and immune to CPU oversubscription on busy CI cores, on one
+    intra-op thread.
+    """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

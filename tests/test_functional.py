@@ -128,8 +128,10 @@ def test_model_on_other_device(model, device):
 
 
 def test_given_conditions_draw_nothing_and_the_generator_drives_only_the_noise(model):
-    """Camera and ISO given: the global RNG is untouched and the output is the model's sample with the
-    same generator (no uniforms drawn and discarded before the noise)."""
+    """Camera and ISO given: the global RNG is untouched and the output is the model's sample.
+
+    The sample is the one with the same generator (no uniforms drawn and discarded before the noise).
+    """
     clean = torch.rand(2, 3, 16, 16)
     state = torch.get_rng_state()
     noisy, _, _, _ = add_camera_noise(clean, ["GP", "N6"], 800, model=model, generator=_gen(5), quantize=False)
@@ -177,8 +179,11 @@ def test_sampler_is_used_by_add_camera_noise(model):
 
 
 def test_first_call_after_seeding_equals_later_calls(model, tmp_path, monkeypatch):
-    """Issue 9 item 7: loading the model inside the first call must not shift the global RNG, so the first
-    drawn camera/ISO after torch.manual_seed equal those of a call with the model already loaded."""
+    """Issue 9 item 7: loading the model inside the first call must not shift the global RNG.
+
+    So the first drawn camera/ISO after torch.manual_seed equal those of a call with the model already
+    loaded.
+    """
     folder = model.save_pretrained(tmp_path / "m")
     monkeypatch.setattr(_loading, "_MODEL_CACHE", {})
     clean = torch.rand(3, 3, 8, 8)
@@ -212,7 +217,9 @@ def test_default_shipped_model():
 @pytest.mark.parametrize("kind", ["model", "flow_only_model"])
 def test_strength_scales_the_noise_and_replays(kind, request):
     """Issue 12 item 3: noisy = clean + strength · noise before the clip; replay with the returned strength.
-    A model without a U-Net once ignored the strength: both kinds are checked."""
+
+    A model without a U-Net once ignored the strength: both kinds are checked.
+    """
     model = request.getfixturevalue(kind)
     clean = torch.full((3, 3, 16, 16), 0.5)
     full, *_ = add_camera_noise(clean, "GP", 800, model=model, generator=_gen(3), quantize=False)

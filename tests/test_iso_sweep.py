@@ -1,5 +1,7 @@
-"""Any ISO in the trained range (issue 12 item 2): the shipped log-ISO model's noise changes smoothly with
-ISO between trained values and never falls noticeably as ISO rises.
+"""Any ISO in the trained range (issue 12 item 2).
+
+The shipped log-ISO model's noise changes smoothly with ISO between trained values and never falls
+noticeably as ISO rises.
 
 The real iPhone 7 (IP) noise in the SIDD training data is nearly flat in ISO above ISO 200, and the shipped
 model's per-camera ISO slope learned that: its IP curve is nearly flat, with the lowest slope measured at

@@ -185,7 +185,10 @@ def test_onehot_rows_are_a_bijection_for_non_square_vocabularies():
 
 
 def test_log_encoding_hand_values():
-    """t = log2(ISO/100)/7: ISO 100 → 0, 12800 → 1, 50 → −1/7, 800 → 3/7, 10000 → log2(100)/7."""
+    """The log encoding t = log2(ISO/100)/7 at hand-computed values.
+
+    ISO 100 → 0, 12800 → 1, 50 → −1/7, 800 → 3/7, 10000 → log2(100)/7.
+    """
     v = SIDD_VOCABULARY
     isos = [50, 100, 800, 3200, 10000]
     cams = ["IP", "GP", "S6", "N6", "G4"]

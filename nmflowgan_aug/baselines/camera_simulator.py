@@ -199,8 +199,11 @@ def _sim_moments(
     mom: BinnedMoments,
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Binned sRGB second moments, in the cells of ``mom``, of simulated pure shot noise (gain ``a``) and
-    pure read noise (variance ``b``), Gaussian approximation; ``base`` is ``process(raw)``."""
+    """Binned sRGB second moments of simulated pure shot noise and pure read noise.
+
+    The moments are in the cells of ``mom``, for pure shot noise (gain ``a``) and pure read noise
+    (variance ``b``), Gaussian approximation; ``base`` is ``process(raw)``.
+    """
     gen = torch.Generator().manual_seed(seed)
     raw2 = raw.expand(2, -1, -1, -1)
     var = torch.stack([a * raw[0], torch.full_like(raw[0], b)])

@@ -55,6 +55,10 @@ def binned_moments(
     Args:
         clean: float ``(H, W, 3)`` sRGB in [0, 1].
         noisy: float ``(H, W, 3)`` sRGB in [0, 1], same shape.
+        n_bins: number of clean-intensity bins over [0, 1].
+        lo: lowest clean intensity kept.
+        hi: highest clean intensity kept.
+        min_count: bins with fewer pixels than this are dropped.
     """
     ch, bins, xs, m2, cnt = [], [], [], [], []
     for c in range(3):

@@ -164,7 +164,8 @@ class RealNoiseReference(NoiseBaseline):
 
         Args:
             clean: float sRGB in [0, 1], ``(B, 3, H, W)``.
-            camera, iso: one condition for the batch or B of them; the ISO must match a donor exactly.
+            camera: one condition for the batch or B of them.
+            iso: one condition for the batch or B of them; the ISO must match a donor exactly.
             generator: optional ``torch.Generator`` on ``clean.device`` (donor choice and crop offset).
             exclude: donor names never to use (e.g. the pair being synthesized).
             scene: scene instance of the target(s); donors of other scenes are preferred.

@@ -1,2 +1,5 @@
-"""Console scripts over package functions: ``nmflowgan-synthesize`` (:mod:`.synthesize`),
-``nmflowgan-preview`` (:mod:`.preview`) and ``nmflowgan-adapt`` (:mod:`.adapt`). Each module has a ``main(argv=None)``."""
+"""Console scripts over package functions.
+
+``nmflowgan-synthesize`` (:mod:`.synthesize`), ``nmflowgan-preview`` (:mod:`.preview`) and
+``nmflowgan-adapt`` (:mod:`.adapt`). Each module has a ``main(argv=None)``.
+"""

@@ -20,6 +20,7 @@ __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``nmflowgan-preview``."""
     parser = argparse.ArgumentParser(
         prog="nmflowgan-preview",
         description="Write a grid of a clean sRGB image with NM-FlowGAN noise across cameras and ISOs: the noisy "
@@ -41,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and print the written figure's path; returns 0.
+
+    Errors (an existing ``--out`` without ``--overwrite``, a missing image or model, bad cameras or ISOs)
+    exit with status 2 and the message.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -44,6 +44,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``nmflowgan-synthesize``."""
     parser = argparse.ArgumentParser(
         prog="nmflowgan-synthesize",
         description="Write noisy versions of every clean sRGB image (PNG/JPEG/TIFF, 8/16-bit, any size) of a "

@@ -1,5 +1,7 @@
-"""DnCNN, the denoiser of NM-FlowGAN's denoising experiment (reference §5.3; Zhang et al., "Beyond a Gaussian
-Denoiser", TIP 2017): a plain stack of 3×3 convolutions that predicts the noise and subtracts it from its input.
+"""DnCNN, the denoiser of NM-FlowGAN's denoising experiment (reference §5.3).
+
+Zhang et al., "Beyond a Gaussian Denoiser", TIP 2017: a plain stack of 3×3 convolutions that predicts
+the noise and subtracts it from its input.
 """
 
 from __future__ import annotations

@@ -106,7 +106,9 @@ def load_clean_images(
 
     Args:
         images: ``(name, uint8 (H, W, 3) RGB)`` per image.
-        patch_size, patches_per_image, seed: as in :func:`load_train_images`.
+        patch_size: the training patch side, as in :func:`load_train_images`.
+        patches_per_image: crops kept per image, as in :func:`load_train_images` (0 keeps whole images).
+        seed: seed of the crop positions, as in :func:`load_train_images`.
 
     Returns:
         :class:`TrainImages` with ``noisy`` None and placeholder conditions (camera ``""``, ISO 0).
@@ -151,8 +153,11 @@ class PatchSampler:
         )
 
     def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor | None, list[int]]:
-        """``(clean, noisy, image_indices)``: uint8 ``(B, 3, P, P)`` each (8-bit levels), on the CPU; ``noisy`` is
-        None for clean-only images. The same seed gives the same crops with or without noisy partners."""
+        """Draw a batch of ``size`` random crops: ``(clean, noisy, image_indices)``.
+
+        ``clean`` and ``noisy`` are uint8 ``(B, 3, P, P)`` each (8-bit levels), on the CPU; ``noisy`` is
+        None for clean-only images. The same seed gives the same crops with or without noisy partners.
+        """
         p = self.patch
         idx = torch.multinomial(self.weights, size, replacement=True, generator=self.gen).tolist()
         clean, noisy = [], []

@@ -103,8 +103,10 @@ def load_pool(parts: Sequence[str], pairs: Sequence, shared_data: str | os.PathL
 
 
 def draw_conditions(n: int, conditions: Sequence[tuple[str, int]], seed: int) -> list[tuple[str, int]]:
-    """``n`` draws (with replacement, ``numpy.random.default_rng(seed)``) from the empirical distribution of
-    ``conditions`` (one entry per evaluation block, so a condition with two blocks is drawn twice as often).
+    """``n`` draws with replacement from the empirical distribution of ``conditions``.
+
+    The draws use ``numpy.random.default_rng(seed)``; ``conditions`` has one entry per evaluation block, so
+    a condition with two blocks is drawn twice as often.
 
     Raises:
         ValueError: no conditions to draw from.

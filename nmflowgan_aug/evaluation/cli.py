@@ -21,7 +21,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def device_argument(text: str) -> torch.device:
-    """argparse ``type=`` for ``--device``: :func:`~nmflowgan_aug.devices.resolve_device` (auto, cpu, cuda, cuda:N).
+    """The argparse ``type=`` for ``--device``: :func:`~nmflowgan_aug.devices.resolve_device` (auto, cpu, cuda, cuda:N).
 
     Raises:
         argparse.ArgumentTypeError: an unknown name or CUDA without a GPU (argparse exits with status 2).

@@ -92,7 +92,8 @@ def eval_set_from_mat(
     :data:`~nmflowgan_aug.data.sidd_mat.SIDD_VALIDATION_SCENES`; otherwise they are unknown (None).
 
     Args:
-        noisy_path, gt_path: the two block files.
+        noisy_path: the noisy block file (``ValidationNoisyBlocksSrgb.mat``).
+        gt_path: the ground-truth block file (``ValidationGtBlocksSrgb.mat``).
         step: keep every ``step``-th block in image-major order.
         strict_shape: require SIDD's ``(40, 32, 256, 256, 3)``; False accepts any ``(N, M, H, W, 3)``.
 

@@ -1,5 +1,7 @@
-"""Reports of the denoising benchmark: the markdown table (mean ± std over seeds, gaps to the real-pair oracle,
-ranks at every scored iteration), the denoiser targets, and the result files."""
+"""Reports of the denoising benchmark: the markdown table, the denoiser targets, and the result files.
+
+The table gives the mean ± std over seeds, gaps to the real-pair oracle and ranks at every scored iteration.
+"""
 
 from __future__ import annotations
 
@@ -50,8 +52,11 @@ def ranking_is_stable(results: dict[str, Any]) -> bool:
 
 
 def markdown_table(results: dict[str, Any]) -> str:
-    """Markdown table: PSNR/SSIM of the noisy input and of each source's denoiser (mean ± std over seeds), gaps to
-    the oracle, PSNR and rank at the earlier scored iterations, and training times."""
+    """Markdown table of the denoising results.
+
+    PSNR/SSIM of the noisy input and of each source's denoiser (mean ± std over seeds), gaps to the oracle,
+    PSNR and rank at the earlier scored iterations, and training times.
+    """
     sources = results["sources"]
     has_oracle = ORACLE in sources
     its = _iterations(results)
@@ -77,8 +82,10 @@ def markdown_table(results: dict[str, Any]) -> str:
 
 
 def targets_table(results: dict[str, Any]) -> str:
-    """The denoiser targets (:func:`~.targets.check_denoiser_targets`) of every ``nmflowgan`` source (empty
-    without one)."""
+    """The denoiser targets (:func:`~.targets.check_denoiser_targets`) of every ``nmflowgan`` source.
+
+    Empty without an ``nmflowgan`` source.
+    """
     sources = results["sources"]
     ours = [s for s in sources if s.split(":")[0] == "nmflowgan"]
     if not ours:

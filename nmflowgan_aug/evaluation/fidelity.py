@@ -132,8 +132,10 @@ def to_8bit(fake: torch.Tensor) -> torch.Tensor:
 
 
 def noise_statistics(noisy: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
-    """Noise statistics of one image ``(1, 3, H, W)``: ``rho_*`` and ``cross_*`` (see :data:`NOISE_STATS`) and
-    ``std_<channel>``, the noise std in 8-bit levels."""
+    """Noise statistics of one image ``(1, 3, H, W)``.
+
+    ``rho_*`` and ``cross_*`` (see :data:`NOISE_STATS`) and ``std_<channel>``, the noise std in 8-bit levels.
+    """
     rho = noise_autocorrelation(noisy, clean, MAX_LAG)[0]
     cross = noise_cross_correlation(noisy, clean)[0]
     std = noise_std(noisy, clean)[0] * 255.0
@@ -192,6 +194,7 @@ class Block:
 
     @property
     def name(self) -> str:
+        """The block id (the name an ``ImagePair`` has)."""
         return self.id
 
     def load(self) -> tuple[np.ndarray, np.ndarray]:
@@ -259,7 +262,8 @@ def blocks_from_mat(
     (0-based, e.g. ``v11-13``).
 
     Args:
-        noisy_path, gt_path: the two block files, ``(40, M, H, W, 3)`` uint8 each.
+        noisy_path: the noisy block file, ``(40, M, H, W, 3)`` uint8.
+        gt_path: the ground-truth block file, ``(40, M, H, W, 3)`` uint8.
         images: image indices 0..39 to use (default: all).
         blocks_per_image: use the first N blocks of each image (default: all).
 

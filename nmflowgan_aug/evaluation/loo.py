@@ -78,8 +78,9 @@ def scene_folds(pairs: Sequence[ImagePair]) -> list[Fold]:
 
 
 def train_overrides(fold: Fold, key: str = "data.train.ids", extra_sources: int = 0) -> list[str]:
-    """``train_noise_model.py --set`` overrides that train on the fold's training ids, e.g.
-    ``['data.train.ids=["06", "07"]']`` (JSON list, so that YAML keeps ids like ``08`` as text).
+    """``train_noise_model.py --set`` overrides that train on the fold's training ids.
+
+    For example ``['data.train.ids=["06", "07"]']`` (JSON list, so that YAML keeps ids like ``08`` as text).
 
     With ``extra_sources`` (the number of ``data.extra_train`` entries of the config, e.g. SIDD-Small, which holds
     the same scene instances as the native crops), the fold's scene instance is also left out of each of them
@@ -98,8 +99,10 @@ def train_overrides(fold: Fold, key: str = "data.train.ids", extra_sources: int 
 
 
 def select_folds(folds: Sequence[Fold], names: Sequence[str] | None) -> list[Fold]:
-    """The folds named in ``names`` (all when None), in fold order. Each keeps its full training set, so
-    scoring a subset gives the same per-fold numbers as scoring every fold.
+    """The folds named in ``names`` (all when None), in fold order.
+
+    Each keeps its full training set, so scoring a subset gives the same per-fold numbers as scoring
+    every fold.
 
     Raises:
         ValueError: an unknown fold name (the message lists the known ones).
@@ -122,9 +125,11 @@ def train_commands(
     script: str | os.PathLike = "train_noise_model.py",
     extra_sources: int = 0,
 ) -> list[list[str]]:
-    """One ``train_noise_model.py`` command per fold: the config, the run name (``name_pattern`` with
-    :data:`FOLD_PLACEHOLDER`), the output folder, the fold's training ids (:func:`train_overrides`) and
-    ``overrides`` (e.g. a budget, ``train.max_minutes=20``). The model of fold ``f`` lands in
+    """One ``train_noise_model.py`` command per fold.
+
+    Each has the config, the run name (``name_pattern`` with :data:`FOLD_PLACEHOLDER`), the output folder,
+    the fold's training ids (:func:`train_overrides`) and ``overrides`` (e.g. a budget,
+    ``train.max_minutes=20``). The model of fold ``f`` lands in
     ``<output_dir>/<name of f>/model``. ``extra_sources``: see :func:`train_overrides`.
 
     Raises:
@@ -193,8 +198,13 @@ def evaluate_loo(
         folds: from :func:`scene_folds`.
         baselines: names of :data:`~.fidelity_methods.BASELINES` to fit per fold.
         models: ``(name, path pattern)`` of per-fold models (:func:`parse_loo_model_specs`).
-        seeds, device, train_crop, progress: as for :func:`~.fidelity.evaluate` and
-            :func:`~.fidelity_methods.build_methods`.
+        seeds: noise seeds; each method samples each held-out pair once per seed (as for
+            :func:`~.fidelity.evaluate`).
+        device: where the methods fit and sample (as for :func:`~.fidelity.evaluate` and
+            :func:`~.fidelity_methods.build_methods`).
+        train_crop: centre-crop the training images to at most this side for fitting the baselines (as
+            for :func:`~.fidelity_methods.build_methods`).
+        progress: show a tqdm bar over the folds.
         crop: score the central ``crop``×``crop`` part of each held-out pair (default 256, the size of the
             SIDD validation blocks, so that block-size-dependent scores compare); None scores whole pairs.
 

@@ -24,7 +24,7 @@ def cpu_name() -> str:
 
 
 def cpu_has_native_bf16() -> bool:
-    """oneDNN has native bf16 kernels here (AVX512-BF16 or AMX); elsewhere CPU bf16 is emulated and slow."""
+    """Whether oneDNN has native bf16 kernels here (AVX512-BF16 or AMX); elsewhere CPU bf16 is emulated and slow."""
     return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 

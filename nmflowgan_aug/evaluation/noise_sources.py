@@ -94,8 +94,11 @@ _BUILDERS: dict[str, SourceBuilder] = {}
 
 
 def register_source(kind: str, builder: SourceBuilder) -> None:
-    """Add a noise-source kind: ``builder(arg, ctx)`` (``arg`` is the text after ``:`` or None) returns a
-    :class:`NoiseSource`. Raises ValueError for a kind that is already registered."""
+    """Add a noise-source kind.
+
+    ``builder(arg, ctx)`` (``arg`` is the text after ``:`` or None) returns a :class:`NoiseSource`.
+    Raises ValueError for a kind that is already registered.
+    """
     if kind in _BUILDERS:
         raise ValueError(f"noise source {kind!r} is already registered")
     _BUILDERS[kind] = builder

@@ -1,5 +1,7 @@
-"""Where the benchmarks find the real data (``$NMFLOWGAN_SHARED_DATA``, else ``shared/data`` beside the checkout),
-and where they may write."""
+"""Where the benchmarks find the real data, and where they may write.
+
+The real data is in ``$NMFLOWGAN_SHARED_DATA``, else in ``shared/data`` beside the checkout.
+"""
 
 from __future__ import annotations
 

@@ -82,6 +82,7 @@ class PlotBlock:
 
     @property
     def condition(self) -> str:
+        """The label ``"<camera> / ISO <iso>"`` of the block's condition."""
         return f"{self.camera} / ISO {self.iso}"
 
 
@@ -204,8 +205,10 @@ def _grid(n: int, width: float = 6.2, height: float = 3.6) -> tuple[Figure, np.n
 
 
 def plot_correlation(blocks: Sequence[PlotBlock], methods: Sequence[str], path: Path) -> Path:
-    """Noise autocorrelation at lags 0..8 per channel (columns), horizontal solid and vertical dashed, per condition
-    (rows); the mean over the condition's blocks."""
+    """Plot the noise autocorrelation at lags 0..8, the mean over each condition's blocks.
+
+    One column per channel, one row per condition; horizontal lags solid and vertical lags dashed.
+    """
     conds = _by_condition(blocks)
     colors = _colors(methods)
     fig = _new_figure(figsize=(15, 3.4 * len(conds) + 0.9), layout="constrained")

@@ -87,8 +87,10 @@ def _std_check(section: dict[str, Any], method: str) -> dict[str, Any]:
 
 
 def _compare(section: dict[str, Any], method: str, others: Sequence[str], key: str, strict: bool) -> dict[str, Any]:
-    """``method`` against each of ``others`` on the blocks both are available on (mean over those blocks); the
-    value names the strongest competitor."""
+    """``method`` against each of ``others`` on the blocks both are available on.
+
+    Compares the means over those blocks; the value names the strongest competitor.
+    """
     mine = _block_means(section, method, key)
     if not mine or not others:
         return {"ok": None, "value": "n/a"}

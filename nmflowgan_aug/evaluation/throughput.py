@@ -213,14 +213,14 @@ def flow_workload(model: NMFlowGAN, size: int, device: torch.device) -> Workload
 
 
 def kornia_noise(std: float = 0.03) -> torch.nn.Module:
-    """kornia's ``RandomGaussianNoise`` (always applied), the cheap baseline of the timings."""
+    """The ``RandomGaussianNoise`` of kornia (always applied), the cheap baseline of the timings."""
     from kornia.augmentation import RandomGaussianNoise
 
     return RandomGaussianNoise(mean=0.0, std=std, p=1.0)
 
 
 def kornia_workload(size: int, device: torch.device) -> Workload:
-    """kornia ``RandomGaussianNoise`` (std 0.03) on random ``size``×``size`` batches, clipped to [0, 1]."""
+    """The kornia ``RandomGaussianNoise`` (std 0.03) on random ``size``×``size`` batches, clipped to [0, 1]."""
     aug = kornia_noise().to(device)
 
     def make(batch: int) -> Callable[[], Any]:

@@ -23,8 +23,11 @@ TARGETS = {
 
 
 def _busy(load_start: float | None, load_end: float | None, cores: int) -> bool:
-    """Other work on the machine: load before we started above half the cores, or at the end above
-    the cores plus one (our own threads account for up to one load per core)."""
+    """Whether other work was on the machine.
+
+    Load before we started above half the cores, or at the end above the cores plus one (our own
+    threads account for up to one load per core).
+    """
     return (load_start or 0) > 0.5 * cores or (load_end or 0) > cores + 1
 
 
@@ -57,8 +60,11 @@ def evaluate_targets(rows: list[dict], steps: list[dict], device: torch.device) 
 
 
 def render(results: dict[str, Any]) -> str:
-    """Markdown report of a results dict: the sampling tables (``rows``, ``dncnn_step``, ``sweep``, ``targets``)
-    when measured, then the training steps (``training_steps``) when measured."""
+    """Markdown report of a results dict.
+
+    The sampling tables (``rows``, ``dncnn_step``, ``sweep``, ``targets``) when measured, then the
+    training steps (``training_steps``) when measured.
+    """
     parts = [_render_sampling(results)] if "rows" in results else []
     if results.get("training_steps"):
         parts.append(render_training_steps(results))
@@ -66,8 +72,10 @@ def render(results: dict[str, Any]) -> str:
 
 
 def render_training_steps(results: dict[str, Any]) -> str:
-    """Markdown table of ``results["training_steps"]`` (rows of
-    :func:`~nmflowgan_aug.evaluation.throughput_training.measure_training_steps`), with the machine."""
+    """Markdown table of ``results["training_steps"]``, with the machine.
+
+    The rows are those of :func:`~nmflowgan_aug.evaluation.throughput_training.measure_training_steps`.
+    """
     info, rows = results["machine"], results["training_steps"]
     lines = [
         "### Noise-model training steps: 1 process vs several (torch.distributed)",

@@ -30,8 +30,11 @@ __all__ = ["SyntheticPatches", "measure_training_steps", "training_step_rows"]
 
 
 class SyntheticPatches(torch.utils.data.Dataset):
-    """``n`` random ``size``×``size`` patch pairs (clean uniform in [0.1, 0.9], noise σ = 0.03, 8-bit levels),
-    cycling through the cameras and ISOs of ``config.model``; the same on every process (seeded)."""
+    """``n`` random ``size``×``size`` patch pairs, the same on every process (seeded).
+
+    Clean uniform in [0.1, 0.9], noise σ = 0.03, 8-bit levels, cycling through the cameras and ISOs of
+    ``config.model``.
+    """
 
     def __init__(self, config: TrainingConfig, n: int, seed: int = 0) -> None:
         g = torch.Generator().manual_seed(seed)
@@ -120,8 +123,10 @@ def measure_training_steps(config: TrainingConfig, world_size: int, steps: int, 
 
 def training_step_rows(config: TrainingConfig, world_sizes: Sequence[int], amps: Sequence[str], steps: int,
                        warmup: int, cores: int) -> list[dict[str, Any]]:  # fmt: skip
-    """:func:`measure_training_steps` for each ``train.amp`` and number of processes, with the CPU cores shared
-    equally (``cores // world_size`` threads per process, at least 1)."""
+    """:func:`measure_training_steps` for each ``train.amp`` and number of processes.
+
+    The CPU cores are shared equally (``cores // world_size`` threads per process, at least 1).
+    """
     rows = []
     for amp in amps:
         amp_config = dataclasses.replace(config, train=dataclasses.replace(config.train, amp=amp))

@@ -18,8 +18,10 @@ __all__ = ["NMFlowGANParamGenerator", "RandomNMFlowGANNoise"]
 
 
 class NMFlowGANParamGenerator(RandomGeneratorBase):
-    """Draws ``camera`` (codes), ``iso`` (ISO units) and ``seed``, int64 tensors ``(B,)``, and
-    ``strength``, float32 ``(B,)``.
+    """Draws the parameters of :class:`RandomNMFlowGANNoise`.
+
+    ``camera`` (codes), ``iso`` (ISO units) and ``seed``, int64 tensors ``(B,)``, and ``strength``,
+    float32 ``(B,)``.
 
     Conditions and strength come from ``sampler`` over ``vocabulary``; one seed is drawn per call
     (repeated per row), and the noise of the whole batch is drawn from a generator seeded with it. All
@@ -35,6 +37,10 @@ class NMFlowGANParamGenerator(RandomGeneratorBase):
         """Nothing to build: draws happen on the CPU in :meth:`forward`."""
 
     def forward(self, batch_shape: tuple[int, ...], same_on_batch: bool = False) -> dict[str, torch.Tensor]:
+        """Draw ``camera``, ``iso``, ``strength`` and ``seed`` for ``batch_shape[0]`` images, ``(B,)`` each.
+
+        With ``same_on_batch`` one condition and strength is drawn and repeated for every row.
+        """
         batch = batch_shape[0]
         n = 1 if same_on_batch else batch
         cams, isos = self.sampler.sample(self.vocabulary, n)
@@ -46,6 +52,7 @@ class NMFlowGANParamGenerator(RandomGeneratorBase):
         }
 
     def extra_repr(self) -> str:
+        """The sampler, for the module's repr."""
         return f"sampler={self.sampler}"
 
 
@@ -93,8 +100,11 @@ class RandomNMFlowGANNoise(IntensityAugmentationBase2D):
         self.flags = {"quantize": quantize, "clip": clip}
 
     def forward(self, input: torch.Tensor, params: dict[str, Any] | None = None, **kwargs: Any) -> torch.Tensor:
-        """Run the augmentation; ``camera``/``iso``/``strength`` given in ``params`` or as keyword
-        arguments are validated and stored as tensors first, so ``_params`` has one type per key."""
+        """Run the augmentation.
+
+        ``camera``/``iso``/``strength`` given in ``params`` or as keyword arguments are validated and stored
+        as tensors first, so ``_params`` has one type per key.
+        """
         batch = input.shape[0] if input.ndim == 4 else 1
         vocabulary = self.noise_model.vocabulary
         normalize = {
@@ -110,6 +120,11 @@ class RandomNMFlowGANNoise(IntensityAugmentationBase2D):
     def apply_transform(
         self, input: torch.Tensor, params: dict[str, Any], flags: dict[str, Any], transform: torch.Tensor | None = None
     ) -> torch.Tensor:
+        """Add noise to the rows of ``input`` ``(B, 3, H, W)`` that kornia selected (``batch_prob``).
+
+        The noise of the batch comes from a generator seeded with ``params["seed"]``; the other rows are
+        returned unchanged, in a copy of ``input``.
+        """
         batch = input.shape[0]
         rows = torch.arange(batch)
         if not (self.p == 1.0 and self.p_batch == 1.0):  # kornia's own fast path ignores batch_prob then

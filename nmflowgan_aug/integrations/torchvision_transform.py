@@ -27,8 +27,11 @@ ConditionGetter = Union[str, Callable[[Any], tuple[Any, Any]], None]
 
 
 def default_condition_getter(sample: Any) -> tuple[Any, Any]:
-    """``(camera, iso)`` from keys ``camera``/``iso`` (any case) of a dict sample or of the dict in an
-    ``(image, dict)`` tuple; ``None`` for what is missing."""
+    """``(camera, iso)`` of a sample; ``None`` for what is missing.
+
+    Read from the keys ``camera``/``iso`` (any case) of a dict sample or of the dict in an ``(image, dict)``
+    tuple.
+    """
     if isinstance(sample, (tuple, list)) and len(sample) == 2 and isinstance(sample[1], Mapping):
         sample = sample[1]
     if not isinstance(sample, Mapping):
@@ -127,6 +130,7 @@ class NMFlowGANNoise(v2.Transform):
         )
 
     def check_inputs(self, flat_inputs: list[Any]) -> None:
+        """Refuse PIL images and numpy arrays with a ``TypeError`` that says how to convert them to tensors."""
         for x in flat_inputs:
             if isinstance(x, (PIL.Image.Image, np.ndarray)):
                 kind = "PIL images" if isinstance(x, PIL.Image.Image) else f"numpy arrays (got one of shape {x.shape})"
@@ -136,8 +140,10 @@ class NMFlowGANNoise(v2.Transform):
                 )
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        """``camera``/``iso`` (from the sample as given, else drawn for B images: CPU LongTensors), the
-        ``strength`` (float32 ``(B,)``, from ``sampler``) and the noise ``seed`` (int).
+        """The parameters of one call: ``camera``, ``iso``, ``strength`` and the noise ``seed``.
+
+        ``camera``/``iso`` come from the sample as given, else are drawn for B images (CPU LongTensors); the
+        ``strength`` is float32 ``(B,)``, from ``sampler``; the noise ``seed`` is an int.
 
         Raises:
             ValueError: the sample holds no image to add noise to.

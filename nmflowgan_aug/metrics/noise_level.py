@@ -173,8 +173,12 @@ def nlf_error(
     pixels. Infinite where the synthetic noise of a counted bin is constant.
 
     Args:
-        noisy_real, noisy_fake, clean: as in :func:`nlf_ratio`.
-        bins, min_count: as in :func:`nlf_ratio`.
+        noisy_real: Real noisy images, ``(B, 3, H, W)``, float sRGB in [0, 1] or uint8 levels (as in
+            :func:`nlf_ratio`).
+        noisy_fake: Synthetic noisy images of the same clean images, same shape.
+        clean: Clean images, same shape.
+        bins: Bins on the clean intensity, as in :func:`nlf_ratio`.
+        min_count: Least pixels per bin, as in :func:`nlf_ratio`.
 
     Returns:
         ``(B,)`` float64, >= 0.

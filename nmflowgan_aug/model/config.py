@@ -1,5 +1,8 @@
-"""The architecture and vocabulary of a noise model: one dataclass, saved as ``config.json`` beside the
-weights and used as the ``model`` section of a training config (:mod:`nmflowgan_aug.training.config`)."""
+"""The architecture and vocabulary of a noise model: one dataclass.
+
+It is saved as ``config.json`` beside the weights and used as the ``model`` section of a training config
+(:mod:`nmflowgan_aug.training.config`).
+"""
 
 from __future__ import annotations
 

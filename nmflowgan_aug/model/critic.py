@@ -42,6 +42,7 @@ class Critic96(nn.Module):
         self.classifier = nn.Sequential(nn.Linear(8 * nc * 3 * 3, 100), nn.LeakyReLU(0.2), nn.Linear(100, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Critic scores ``(B,)`` of ``x`` ``(B, in_channels, 96, 96)``; raises ValueError for other shapes."""
         if x.ndim != 4 or x.shape[1] != self.in_channels or x.shape[2:] != (self.size, self.size):
             raise ValueError(f"critic input must be (B, {self.in_channels}, 96, 96), got {tuple(x.shape)}")
         return self.classifier(self.features(x).flatten(1)).squeeze(1)

@@ -90,6 +90,7 @@ class NoiseFlow(nn.Module):
 
     @property
     def dequantize(self) -> UniformDequantization:
+        """The uniform dequantization layer (UD), ``pre_bijectors[0]``."""
         return self.pre_bijectors[0]
 
     def forward(
@@ -146,7 +147,8 @@ class NoiseFlow(nn.Module):
     def log_prob(
         self, noisy_levels: torch.Tensor, cond: FlowCondition, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """Log-likelihood of the 8-bit noisy image in nats per image, shape ``(B,)`` (reference §1.6):
+        """Log-likelihood of the 8-bit noisy image in nats per image, shape ``(B,)`` (reference §1.6).
+
         ``log N(z; 0, I) + log|det ∂z/∂x|`` including the dequantization term ``−num_bits·ln 2`` per dimension.
         """
         return self.latent_and_log_prob(noisy_levels, cond, generator)[1]

@@ -52,9 +52,11 @@ class FlowCondition:
 
 
 def _zero_(layer: nn.Module) -> None:
-    """Zero a subnetwork's output layer so that its affine layer starts as the identity (as Glow does
-    for its coupling networks); a new flow is then the identity and its data-dependent initialisation
-    (``NMFlowGAN.standardize_latent_``) sets the noise scale exactly."""
+    """Zero a subnetwork's output layer so that its affine layer starts as the identity.
+
+    Glow does the same for its coupling networks. A new flow is then the identity and its data-dependent
+    initialisation (``NMFlowGAN.standardize_latent_``) sets the noise scale exactly.
+    """
     nn.init.zeros_(layer.weight)
     nn.init.zeros_(layer.bias)
 
@@ -71,8 +73,9 @@ def _affine_inverse(y: torch.Tensor, log_s: torch.Tensor, b: torch.Tensor) -> to
 
 
 class ConditionalAffine(nn.Module, ABC):
-    """An elementwise affine bijector ``y = exp(log_s(c))·x + b(c)`` whose parameters depend on the
-    condition only; subclasses say how they compute ``(log_s, b)`` in :meth:`affine_params`.
+    """An elementwise affine bijector ``y = exp(log_s(c))·x + b(c)`` whose parameters depend on the condition only.
+
+    Subclasses say how they compute ``(log_s, b)`` in :meth:`affine_params`.
 
     ``forward(x, cond)`` returns ``(y, log_det)`` with ``log_det = Σ log_s`` over (C, H, W), shape
     ``(B,)``; ``inverse(y, cond)`` returns ``(y − b)·exp(−log_s)``.
@@ -83,9 +86,11 @@ class ConditionalAffine(nn.Module, ABC):
         """``(log_s, b)``, each broadcastable to ``(B, 3, H, W)``."""
 
     def forward(self, x: torch.Tensor, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        """Towards the latent: ``(exp(log_s)·x + b, log_det)``, ``log_det`` of shape ``(B,)``."""
         return _affine_forward(x, *self.affine_params(cond))
 
     def inverse(self, y: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
+        """Towards the data: ``x = (y − b)·exp(−log_s)``."""
         return _affine_inverse(y, *self.affine_params(cond))
 
 
@@ -105,17 +110,20 @@ class UniformDequantization(nn.Module):
 
     @property
     def levels(self) -> int:
+        """Number of quantization levels, ``2**num_bits``."""
         return 2**self.num_bits
 
     def forward(
         self, x_int: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Towards the latent: ``((x_int + u) / 2**num_bits, log_det)``, ``u ~ U[0, 1)`` from ``generator``."""
         u = torch.rand(x_int.shape, generator=generator, device=x_int.device, dtype=x_int.dtype)
         # From num_bits in double precision, not from the float32 buffer (exact in float64 models too).
         log_det = x_int.new_full((x_int.shape[0],), -self.num_bits * math.log(2.0) * x_int[0].numel())
         return (x_int + u) / self.levels, log_det
 
     def inverse(self, x: torch.Tensor) -> torch.Tensor:
+        """Towards the data: integer levels ``clamp(floor(2**num_bits · x), 0, 2**num_bits − 1)`` (float tensor)."""
         return torch.floor(x * self.levels).clamp(0, self.levels - 1)
 
 
@@ -123,9 +131,11 @@ class NoiseExtraction(nn.Module):
     """NE: ``n = x_noisy − clean`` (log-det 0); inverse adds the clean image back."""
 
     def forward(self, x: torch.Tensor, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        """Towards the latent: the noise ``x − clean`` and a zero ``log_det`` ``(B,)``."""
         return x - cond.clean, x.new_zeros(x.shape[0])
 
     def inverse(self, n: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
+        """Towards the data: the noisy image ``n + clean``."""
         return n + cond.clean
 
 
@@ -154,10 +164,12 @@ class LinearNoiseExtraction(nn.Module):
     """
 
     def forward(self, x: torch.Tensor, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        """Towards the latent: the linear-light noise ``f(x) − f(clean)`` and ``log_det`` ``(B,)``."""
         n = rgb_to_linear_rgb(x) - rgb_to_linear_rgb(cond.clean)
         return n, srgb_to_linear_log_derivative(x).flatten(1).sum(1)
 
     def inverse(self, n: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
+        """Towards the data: the sRGB noisy image ``f⁻¹(n + f(clean))``."""
         return linear_rgb_to_rgb(n + rgb_to_linear_rgb(cond.clean))
 
 
@@ -178,6 +190,7 @@ class ResampledNoiseScale(ConditionalAffine):
         self.log_scale = nn.Parameter(torch.zeros(channels))
 
     def affine_params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(−s, 0)``: ``−s`` of shape ``(1, C, 1, 1)`` and a zero shift; ``cond`` is not used."""
         return -self.log_scale[None, :, None, None], torch.zeros((), device=self.log_scale.device)
 
 
@@ -253,6 +266,7 @@ class StructureEncoder(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` clean image → ``(B, 6, H, W)`` structure map in [−1, 1]."""
         return self.body(x)
 
 
@@ -283,6 +297,7 @@ class PointwiseNet(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 6, H, W)`` → ``(B, 6, H, W)`` in [−1, 1]."""
         # The first two 1×1 convs have no nonlinearity between them, so they compose into one conv, and
         # both biases are constant over the image and cancel in the instance norm that follows: an exact
         # rewrite that skips one f-channel pass over the image.
@@ -307,6 +322,7 @@ class StructureAwareLinear(ConditionalAffine):
         _zero_(self.meta_encoder.final_layer)
 
     def affine_params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log_s, b)``, each ``(B, 3, H, W)``: the structure map scaled by the camera/ISO embedding."""
         e = self.structure_encoder(cond.clean) * self.meta_encoder(cond.condition_vector)[:, :, None, None]
         return e[:, :3], e[:, 3:]
 
@@ -330,6 +346,7 @@ class SignalDependentLinear(ConditionalAffine):
         _zero_(self.scale_and_bias.body[4])
 
     def affine_params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log_s, b)``, each ``(B, 3, H, W)``, from :class:`PointwiseNet` on ``[embedding ‖ clean]``."""
         m = self.meta_encoder(cond.condition_vector)[:, :, None, None].expand(-1, -1, *cond.clean.shape[2:])
         out = self.scale_and_bias(torch.cat([m, cond.clean], dim=1))
         return out[:, :3], out[:, 3:]
@@ -354,6 +371,7 @@ class ConditionalLinearTable(ConditionalAffine):
         self.bias = nn.Parameter(torch.zeros(rows, channels))
 
     def affine_params(self, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(s, b)``, each ``(B, C, 1, 1)``: table rows ``cond.table_row``, else linear in the condition vector."""
         if cond.table_row is not None:
             s, b = self.log_scale[cond.table_row], self.bias[cond.table_row]
         else:

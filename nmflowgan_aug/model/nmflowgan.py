@@ -137,8 +137,11 @@ class NMFlowGAN(nn.Module):
         (reference §1.6). Bits per dimension: ``-log_prob / (3·H·W·ln 2)``; see :meth:`nll_bits_per_dim`.
 
         Args:
-            noisy, clean: sRGB in [0, 1], ``(B, 3, H, W)``, same shape.
-            camera, iso: see :meth:`sample`.
+            noisy: sRGB in [0, 1], ``(B, 3, H, W)``.
+            clean: sRGB in [0, 1], same shape as ``noisy``.
+            camera: see :meth:`sample`.
+            iso: see :meth:`sample`.
+            generator: optional ``torch.Generator`` on ``clean.device`` for the dequantization noise.
 
         Returns:
             ``(B,)`` tensor, nats.
@@ -168,9 +171,10 @@ class NMFlowGAN(nn.Module):
     def standardize_latent_(
         self, noisy_levels: torch.Tensor, clean_levels: torch.Tensor, camera_codes: torch.Tensor, iso_values: torch.Tensor
     ) -> None:
-        """Data-dependent initialisation of the last CL2 layer (in the spirit of ActNorm, Kingma &
-        Dhariwal 2018): afterwards ``z`` of these patches has about zero mean and unit variance, per
-        channel and per condition.
+        """Data-dependent initialisation of the last CL2 layer (in the spirit of ActNorm, Kingma & Dhariwal 2018).
+
+        Afterwards ``z`` of these patches has about zero mean and unit variance, per channel and per
+        condition.
 
         The log std of each patch's ``z`` is regressed on the CL2 features by least squares: per
         (camera, ISO) row for the one-hot encoding (rows absent from the patches get the average), and
@@ -260,6 +264,9 @@ class NMFlowGAN(nn.Module):
 
         Args:
             clean: validated sRGB in [0, 1] (any float dtype), ``(B, 3, H, W)``.
+            camera_codes: camera codes, LongTensor ``(B,)`` (as :meth:`encode_conditions` returns them).
+            iso_values: ISO values, LongTensor ``(B,)`` (as :meth:`encode_conditions` returns them).
+            generator: optional ``torch.Generator`` on ``clean.device`` for the flow sample.
             strength: optional float ``(B,)`` factor on the synthesized noise, applied before the clip
                 (see :func:`~nmflowgan_aug.condition_sampler.strength_values`).
         """
@@ -325,8 +332,10 @@ class NMFlowGAN(nn.Module):
         generator: torch.Generator | None = None,
         strength: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """:meth:`sample` on validated input: the entry point of :meth:`forward` and
-        :func:`~nmflowgan_aug.functional.add_camera_noise`, which check their input once.
+        """:meth:`sample` on validated input.
+
+        The entry point of :meth:`forward` and :func:`~nmflowgan_aug.functional.add_camera_noise`, which
+        check their input once.
 
         Args:
             clean: sRGB in [0, 1], float, ``(B, 3, H, W)``, already checked (see
@@ -361,8 +370,10 @@ class NMFlowGAN(nn.Module):
 
     # ------------------------------------------------------------------ persistence
     def save_pretrained(self, directory: str | os.PathLike, metadata: dict | None = None, overwrite: bool = False) -> Path:
-        """Write ``model.safetensors`` and ``config.json`` (architecture, vocabulary and ``metadata``
-        such as training data and metrics) to ``directory``.
+        """Write ``model.safetensors`` and ``config.json`` to ``directory``.
+
+        ``config.json`` holds the architecture, the vocabulary and ``metadata`` such as training data and
+        metrics.
 
         Files are written to temporary names and renamed, so an interrupted save never leaves a
         half-written model. The safetensors header holds a copy of the config, so that

@@ -38,7 +38,8 @@ def circulant_spectrum(kernel: torch.Tensor, height: int, width: int) -> torch.T
     Args:
         kernel: ``(B, C_out, C_in, k, k)`` with odd ``k``; tap ``[o, i, dy, dx]`` weighs input channel ``i`` at
             offset ``(dy − k//2, dx − k//2)`` for output channel ``o``, as in :func:`torch.nn.functional.conv2d`.
-        height, width: image size (each ≥ 1; a kernel larger than the image wraps around).
+        height: image height (≥ 1; a kernel larger than the image wraps around).
+        width: image width (≥ 1; a kernel larger than the image wraps around).
 
     Returns:
         Complex ``(B, C_out, C_in, height, width // 2 + 1)``: ``K(f)`` such that
@@ -115,6 +116,7 @@ class SpatialCorrelation(nn.Module):
         return circulant_spectrum(self.kernel()[None], height, width)
 
     def forward(self, u: torch.Tensor, cond: FlowCondition) -> tuple[torch.Tensor, torch.Tensor]:
+        """Towards the latent: ``(z, log_det)`` with ``z = K⁻¹ ⋆ u`` ``(B, C, H, W)`` and ``log_det`` ``(B,)``."""
         h, w = u.shape[-2:]
         spectrum = self.spectrum(h, w)
         rhs = torch.fft.rfft2(u).permute(0, 2, 3, 1).unsqueeze(-1)  # (B, H, W', C, 1)
@@ -123,6 +125,7 @@ class SpatialCorrelation(nn.Module):
         return torch.fft.irfft2(z_hat, s=(h, w)), log_det
 
     def inverse(self, z: torch.Tensor, cond: FlowCondition) -> torch.Tensor:
+        """Towards the data (sampling): ``u = K ⋆ z``, ``(B, C, H, W)``."""
         h, w = z.shape[-2:]
         u_hat = torch.einsum("oiyx,biyx->boyx", self.spectrum(h, w)[0], torch.fft.rfft2(z))
         return torch.fft.irfft2(u_hat, s=(h, w))

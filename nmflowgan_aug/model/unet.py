@@ -62,6 +62,7 @@ class UNet(nn.Module):
         return 2 ** (len(self.down_path) - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` → ``head(features) + x``, same shape; H and W multiples of :attr:`multiple`."""
         skips = []
         h = x
         for i, down in enumerate(self.down_path):

@@ -1,5 +1,6 @@
-"""Shipped pretrained weights: the registry (:mod:`.registry`) and the maintainer tool that ships a
-training run (:mod:`.release`, console script ``nmflowgan-release``).
+"""Shipped pretrained weights: the registry and the maintainer tool that ships a training run.
+
+The registry is :mod:`.registry`; the tool is :mod:`.release` (console script ``nmflowgan-release``).
 
 Load a model with ``NMFlowGAN.from_pretrained(name_or_folder)``; the SHA-256 of shipped weights is
 verified on every load, so a corrupted or replaced file is refused instead of silently producing wrong

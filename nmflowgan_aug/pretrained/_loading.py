@@ -59,8 +59,10 @@ def weights_folder(name_or_path: str | os.PathLike, records: Mapping[str, Pretra
 
 
 def frozen_model(model: ModelLike, device: torch.device | str = "cpu") -> NMFlowGAN:
-    """``model`` itself when it is an :class:`NMFlowGAN`, else ``NMFlowGAN.from_pretrained(model)`` on
-    ``device`` in eval mode without gradients (a fresh copy the caller owns and may move).
+    """``model`` itself when it is an :class:`NMFlowGAN`, else a frozen ``NMFlowGAN.from_pretrained(model)``.
+
+    The loaded model is on ``device``, in eval mode, without gradients (a fresh copy the caller owns and
+    may move).
 
     Raises:
         FileNotFoundError, ValueError: see :func:`weights_folder`.

@@ -63,6 +63,7 @@ class PretrainedWeights:
 
     @property
     def weights_file(self) -> Path:
+        """The weights file, ``model.safetensors`` in :attr:`path`."""
         return self.path / WEIGHTS_FILE
 
     @classmethod

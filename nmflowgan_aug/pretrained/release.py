@@ -93,9 +93,10 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 
 
 def training_command(run_dir: Path, recipe: Path | None) -> str:
-    """The ``train_noise_model.py`` command that reproduces a run: ``recipe`` (a config YAML) plus a
-    ``--set`` for every value in which the run's ``config.yaml`` differs from it; without a recipe, the
-    run's own ``config.yaml``.
+    """The ``train_noise_model.py`` command that reproduces a run.
+
+    ``recipe`` (a config YAML) plus a ``--set`` for every value in which the run's ``config.yaml`` differs
+    from it; without a recipe, the run's own ``config.yaml``.
 
     Raises:
         FileNotFoundError: ``recipe`` is not a file.
@@ -178,8 +179,11 @@ def official_size_section(
 
 
 def speed_lines(throughput: dict) -> list[str]:
-    """The card's sampling-speed sentence from a ``benchmarks/throughput.py`` JSON: the shipped model against
-    the official-size model timed in the same process (fp32, best batch), with their parameter counts."""
+    """The card's sampling-speed sentence from a ``benchmarks/throughput.py`` JSON.
+
+    The shipped model against the official-size model timed in the same process (fp32, best batch), with
+    their parameter counts.
+    """
     fast, slow = _best_img_s(throughput, "shipped"), _best_img_s(throughput, "official")
     if not (fast and slow):
         return []
@@ -192,9 +196,10 @@ def speed_lines(throughput: dict) -> list[str]:
 
 
 def pretrained_record(name: str, run_dir: Path, fidelity: dict, method: str) -> PretrainedWeights:
-    """The registry record of ``run_dir/model`` shipped as ``name``: SHA-256 of its weights, training data
-    (from the run's provenance and ``config.yaml``), headline metrics (``method``'s means over all
-    blocks in the fidelity JSON), :data:`LICENCE` and :data:`PAPER`.
+    """The registry record of ``run_dir/model`` shipped as ``name``.
+
+    SHA-256 of its weights, training data (from the run's provenance and ``config.yaml``), headline
+    metrics (``method``'s means over all blocks in the fidelity JSON), :data:`LICENCE` and :data:`PAPER`.
 
     Raises:
         ValueError: ``method`` is not in the fidelity JSON.
@@ -318,8 +323,9 @@ def model_card(
     throughput: dict | None = None,
     recipe: Path | None = None,
 ) -> str:
-    """The markdown model card of a shipped model, from its registry ``record`` and the sources listed in
-    the module docstring.
+    """The markdown model card of a shipped model.
+
+    Made from its registry ``record`` and the sources listed in the module docstring.
 
     ``official`` is ``(method, run_dir)`` of the same recipe trained at the official U-Net size; it adds
     the measured fidelity cost of the shipped size (and its speed gain, from ``throughput``). ``recipe``
@@ -402,10 +408,17 @@ def release(
     package_dir: Path = PRETRAINED_DIR,
     recipe: Path | None = None,
 ) -> Path:
-    """Copy ``run_dir/model`` to ``<package_dir>/<name>/``, write its card and register it in
-    ``<package_dir>/registry.json``.
+    """Copy ``run_dir/model`` to ``<package_dir>/<name>/``, write its card and register it.
+
+    The registry is ``<package_dir>/registry.json``.
 
     Args:
+        run_dir: run folder written by ``train_noise_model.py`` (``model/``, ``config.yaml``, ``metrics.json``).
+        name: the shipped name, for ``NMFlowGAN.from_pretrained(name)``.
+        fidelity_json: JSON written by ``benchmarks/noise_fidelity.py``.
+        method: this model's method name in the fidelity JSON.
+        compare: other methods of the fidelity JSON to show in the card.
+        overwrite: replace an existing shipped model of that name.
         official: ``(method, run_dir)`` of the official-size run scored in the same fidelity JSON.
         throughput_json: ``benchmarks/throughput.py --json`` output, for the speed line of that section.
         recipe: the config YAML the run was trained from, for the card's reproduction command.
@@ -445,6 +458,7 @@ def release(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``nmflowgan-release`` (see :func:`release`) and print where the model was shipped; returns 0."""
     p = argparse.ArgumentParser(
         prog="nmflowgan-release", description="Ship a training run as a named pretrained model inside the package."
     )

@@ -31,6 +31,8 @@ def autocast(device: torch.device, mode: str) -> torch.autocast:
 
 
 def grad_scaler(device: torch.device, mode: str) -> torch.amp.GradScaler:
-    """A loss scaler for one optimizer: active for ``fp16``, a pass-through otherwise
-    (``scale(loss)`` is ``loss``, ``step(opt)`` is ``opt.step()``)."""
+    """A loss scaler for one optimizer: active for ``fp16``, a pass-through otherwise.
+
+    As a pass-through, ``scale(loss)`` is ``loss`` and ``step(opt)`` is ``opt.step()``.
+    """
     return torch.amp.GradScaler(device.type, enabled=mode == "fp16")

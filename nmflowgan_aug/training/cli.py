@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``train_noise_model.py``: train (on every process under ``torchrun``) and write the run folder; returns 0."""
     args = build_parser().parse_args(argv)
     ctx = DistContext.from_env()
     rank = f" [rank {ctx.rank}/{ctx.world_size}]" if ctx.enabled else ""

@@ -228,8 +228,10 @@ class TrainConfig:
 
 @dataclass
 class TrainingConfig:
-    """Everything ``train_noise_model.py`` needs; ``model`` is the architecture and vocabulary the trained
-    model is built from and saved with."""
+    """Everything ``train_noise_model.py`` needs.
+
+    ``model`` is the architecture and vocabulary the trained model is built from and saved with.
+    """
 
     name: str = "nmflowgan"
     output_dir: str = "runs"
@@ -246,6 +248,7 @@ class TrainingConfig:
             )
 
     def to_dict(self) -> dict:
+        """The whole config as nested plain dicts (``dataclasses.asdict``)."""
         return asdict(self)
 
 

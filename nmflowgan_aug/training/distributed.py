@@ -1,4 +1,4 @@
-"""Training on several processes with ``torch.distributed``: who this process is, and what the ranks agree on.
+r"""Training on several processes with ``torch.distributed``: who this process is, and what the ranks agree on.
 
 ``torchrun`` starts the processes and sets ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` (and the rendezvous
 ``MASTER_ADDR``/``MASTER_PORT``) in each; :meth:`DistContext.from_env` reads them, and
@@ -15,8 +15,8 @@ per node, 4 GPUs per node)::
 
     #SBATCH --nodes=2 --ntasks-per-node=1 --gpus-per-node=4 --cpus-per-task=32
     head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
-    srun torchrun --nnodes "$SLURM_NNODES" --nproc_per_node 4 --rdzv_id "$SLURM_JOB_ID" \\
-        --rdzv_backend c10d --rdzv_endpoint "$head:29500" \\
+    srun torchrun --nnodes "$SLURM_NNODES" --nproc_per_node 4 --rdzv_id "$SLURM_JOB_ID" \
+        --rdzv_backend c10d --rdzv_endpoint "$head:29500" \
         train_noise_model.py --config configs/nmflowgan_sidd.yaml
 
 A process that fails raises and exits; torchrun then stops the others. Phases where the ranks could
@@ -229,15 +229,20 @@ def seed_rank(seed: int, epoch: int, ctx: DistContext) -> None:
 
 
 def reseed_worker(rank: int, worker_id: int) -> None:
-    """DataLoader ``worker_init_fn`` (with ``functools.partial(reseed_worker, rank)``): worker ``worker_id`` of
-    every rank draws its own augmentations (the DataLoader seeds the workers of all ranks alike)."""
+    """DataLoader ``worker_init_fn`` (with ``functools.partial(reseed_worker, rank)``).
+
+    Worker ``worker_id`` of every rank draws its own augmentations (the DataLoader seeds the workers of all
+    ranks alike).
+    """
     state = np.random.SeedSequence([torch.initial_seed() % 2**63, rank, worker_id]).generate_state(2)
     torch.manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
 class RankShare(Sampler[int]):
-    """One rank's share of the indices a sampler draws: positions ``rank``, ``rank + world_size``, ... of the draw,
-    cut to a multiple of ``world_size`` (how :class:`torch.utils.data.DistributedSampler` splits with ``drop_last``).
+    """One rank's share of the indices a sampler draws.
+
+    Positions ``rank``, ``rank + world_size``, ... of the draw, cut to a multiple of ``world_size`` (how
+    :class:`torch.utils.data.DistributedSampler` splits with ``drop_last``).
 
     Every rank draws the same indices from an identically seeded ``draws`` sampler (a shuffle, or the weighted
     draw of :meth:`~nmflowgan_aug.training.sources.TrainingPatches.sampler`), so batch ``k`` of every rank
@@ -274,8 +279,10 @@ def _spawned(rank: int, fn: Callable, world_size: int, port: int, threads: int, 
 
 
 def launch_local(fn: Callable, world_size: int, args: tuple = (), threads: int = 1, start_method: str = "spawn") -> None:
-    """Run ``fn(*args)`` in ``world_size`` new processes on this machine, set up as ``torchrun`` would
-    (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, a free ``MASTER_PORT``), each with ``threads`` torch threads.
+    """Run ``fn(*args)`` in ``world_size`` new processes on this machine, set up as ``torchrun`` would.
+
+    Each process gets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, a free ``MASTER_PORT`` and ``threads``
+    torch threads.
 
     For tests and benchmarks; train with ``torchrun``. With ``start_method="spawn"`` ``fn`` must be importable
     by name; ``"fork"`` starts at once (no imports), for CPU work in a parent that has not used CUDA.

@@ -41,8 +41,11 @@ def _save(fig, path: Path) -> Path:
 
 
 def save_sample_grid(model, samples: list[dict], path: Path, seed: int = 0) -> Path:
-    """Rows of ``clean | real noisy | synthesized`` for patch dicts (``clean``, ``noisy``, ``camera`` name, ``iso``),
-    as :class:`~nmflowgan_aug.data.hdf5_patches.PatchDataset` returns them."""
+    """Rows of ``clean | real noisy | synthesized`` for patch dicts.
+
+    The dicts hold ``clean``, ``noisy``, ``camera`` name and ``iso``, as
+    :class:`~nmflowgan_aug.data.hdf5_patches.PatchDataset` returns them.
+    """
     fig, axes = _figure(len(samples), 3)
     device = next(model.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)

@@ -205,9 +205,11 @@ class Trainer:
         self._generator = self._critic_net = self._synthesize = None  # see _prepare_step
 
     def _prepare_step(self) -> None:
-        """Wrap the generator side and the critic in DDP (several processes) and compile (``train.compile``),
-        once, at the first step: DDP's construction is a collective, kept out of the phases that
-        :func:`~nmflowgan_aug.training.distributed.agree` guards, and it copies rank 0's weights to every rank."""
+        """Wrap the generator side and the critic in DDP (several processes) and compile (``train.compile``).
+
+        Done once, at the first step: DDP's construction is a collective, kept out of the phases that
+        :func:`~nmflowgan_aug.training.distributed.agree` guards, and it copies rank 0's weights to every rank.
+        """
         if self._generator is not None:
             return
         t = self.config.train
@@ -227,6 +229,7 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
     @property
     def checkpoint_path(self) -> Path:
+        """``run_dir/checkpoints/last.pt``, where :meth:`save_checkpoint` writes."""
         return self.run_dir / "checkpoints" / "last.pt"
 
     def save_checkpoint(self) -> Path:
@@ -361,8 +364,11 @@ class Trainer:
         return logs
 
     def _standardize_init(self, patches: int = 256) -> None:
-        """Data-dependent initialisation of the flow scale on the first ``patches`` training patches (of the
-        global batches: rank 0 computes it, the other ranks receive it)."""
+        """Data-dependent initialisation of the flow scale on the first ``patches`` training patches.
+
+        The patches are those of the global batches: rank 0 computes the initialisation, the other ranks
+        receive it.
+        """
         if self.dist.is_main:
             batches = []
             for batch in self._loader(whole=True):

@@ -46,8 +46,10 @@ class GeneratorObjective(nn.Module):
 
         Args:
             clean: sRGB in [0, 1], ``(B, 3, H, W)``.
-            clean_levels, noisy_levels: the clean and noisy patches in 8-bit levels (integers 0..255 as float).
-            camera_codes, iso_values: LongTensors ``(B,)``.
+            clean_levels: the clean patches in 8-bit levels (integers 0..255 as float), ``(B, 3, H, W)``.
+            noisy_levels: the noisy patches in 8-bit levels (integers 0..255 as float), ``(B, 3, H, W)``.
+            camera_codes: camera codes, LongTensor ``(B,)``.
+            iso_values: ISO values, LongTensor ``(B,)``.
             resampled: bool ``(B,)`` flags of resampled patches, or ``None`` when no source is resampled.
             adversarial: also synthesize noisy patches (for the U-Net's adversarial loss).
 

@@ -104,8 +104,10 @@ def _spread(dataset, n: int) -> list[dict]:
 
 def run_training(config: TrainingConfig, run_dir: Path, resume: Path | None = None, overwrite: bool = False,
                  dist: DistContext | None = None) -> dict:  # fmt: skip
-    """Train, then write ``model/`` (safetensors + config.json), ``config.yaml``, ``metrics.json``,
-    ``samples.png`` and ``conditions.png`` to ``run_dir``. Returns the metrics document.
+    """Train, then write the model, config, metrics and figures to ``run_dir``; returns the metrics document.
+
+    The files are ``model/`` (safetensors + config.json), ``config.yaml``, ``metrics.json``, ``samples.png``
+    and ``conditions.png``.
 
     Patches are cut into ``run_dir/patches/`` (see :func:`~nmflowgan_aug.training.patch_cache.plan_patch_set`);
     with ``resume`` (a checkpoint path) the run's earlier cut is reused. ``model/`` is written as one

@@ -1,5 +1,8 @@
-"""Several training sources as one dataset: each patch carries its source's ``resampled`` flag, and batches
-draw from the sources by their ``weight`` (:class:`~nmflowgan_aug.training.config.DataSourceConfig`)."""
+"""Several training sources as one dataset.
+
+Each patch carries its source's ``resampled`` flag, and batches draw from the sources by their ``weight``
+(:class:`~nmflowgan_aug.training.config.DataSourceConfig`).
+"""
 
 from __future__ import annotations
 
@@ -44,8 +47,11 @@ class TrainingPatches(Dataset):
         return {**self._all[index], "resampled": self._flags[index]}
 
     def sampler(self, generator: torch.Generator) -> Sampler | None:
-        """A sampler that draws ``len(self)`` patches per epoch with replacement, each source with probability
-        ``weight / Σ weight`` and uniformly within it; ``None`` for a single source (then plain shuffling)."""
+        """A sampler that draws ``len(self)`` patches per epoch with replacement; ``None`` for a single source.
+
+        Each source is drawn with probability ``weight / Σ weight`` and uniformly within it; with a single
+        source the loader shuffles plainly.
+        """
         if len(self.sources) == 1:
             return None
         per_patch = torch.cat([torch.full((n,), s.weight / n, dtype=torch.float64)

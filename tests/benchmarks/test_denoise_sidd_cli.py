@@ -1,5 +1,7 @@
-"""End-to-end smoke tests of benchmarks/denoise_sidd.py on the real SIDD crops (tiny DnCNN, 2 iterations): seeds,
-the clean pool with evaluation conditions, checkpoints, train/evaluation overlap, early errors."""
+"""End-to-end smoke tests of benchmarks/denoise_sidd.py on the real SIDD crops (tiny DnCNN, 2 iterations).
+
+Seeds, the clean pool with evaluation conditions, checkpoints, train/evaluation overlap, early errors.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""End-to-end runs of benchmarks/noise_fidelity.py on the real SIDD blocks (small: 1 seed, 2 blocks, a tiny model);
-output and overlap refusals, leave-one-scene-out with one model per fold."""
+"""End-to-end runs of benchmarks/noise_fidelity.py on the real SIDD blocks (small: 1 seed, 2 blocks, a tiny model).
+
+Output and overlap refusals, leave-one-scene-out with one model per fold.
+"""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ def _smooth_image(h: int = 64, w: int = 64) -> torch.Tensor:
 
 
 def _residual(profile, iso, level=0.4, size=256, seed=0) -> np.ndarray:
-    """noisy - clean_processed on a flat patch, float64 (3, size, size), in 8-bit levels."""
+    """The residual noisy - clean_processed on a flat patch, float64 (3, size, size), in 8-bit levels."""
     flat = torch.full((1, 3, size, size), level)
     clean, noisy = simulate_pair(flat, profile, iso, generator=torch.Generator().manual_seed(seed))
     return ((noisy - clean) * 255.0).double().numpy()[0]

@@ -203,8 +203,11 @@ def test_registrations_arch_and_shim():
 
 @needs_basicsr
 def test_each_rank_draws_its_own_noise_on_its_own_device(tiny_model_dir, monkeypatch):
-    """Under `--launcher pytorch` BasicSR seeds rank r with manual_seed + r: the ranks' noise differs, and each
-    loads the noise model on the GPU it was given (CUDA part: the device resolution, with a stand-in GPU index)."""
+    """Under `--launcher pytorch` BasicSR seeds rank r with manual_seed + r: the ranks' noise differs.
+
+    Each rank also loads the noise model on the GPU it was given (CUDA part: the device resolution, with a
+    stand-in GPU index).
+    """
     from basicsr.utils import set_random_seed
 
     from nmflowgan_aug.integrations.basicsr import NMFlowGANDenoiseModel

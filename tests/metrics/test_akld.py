@@ -31,7 +31,7 @@ def test_cv2_kernel():
 
 
 def _noise_images(seed: int = 5, shape=(2, 3, 20, 24)):
-    """clean = 0.5; noise of random sign and magnitude in [0.005, 0.01] (never zero)."""
+    """Flat clean images, clean = 0.5; noise of random sign and magnitude in [0.005, 0.01] (never zero)."""
     rng = np.random.default_rng(seed)
     noise = rng.uniform(0.005, 0.01, size=shape) * rng.choice([-1.0, 1.0], size=shape)
     clean = torch.full(shape, 0.5, dtype=torch.float64)

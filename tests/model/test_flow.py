@@ -1,5 +1,8 @@
-"""The whole NoiseFlow bijector chain (nmflowgan_aug.model.flow): invertibility, log-det against
-the autograd Jacobian, NLL gradients reaching every parameter, and the base distribution."""
+"""The whole NoiseFlow bijector chain (nmflowgan_aug.model.flow).
+
+Invertibility, log-det against the autograd Jacobian, NLL gradients reaching every parameter, and the
+base distribution.
+"""
 
 from __future__ import annotations
 

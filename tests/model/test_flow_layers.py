@@ -93,8 +93,10 @@ def test_log_det_equals_autograd_jacobian(name):
 
 @pytest.mark.parametrize("name", LEARNABLE)
 def test_log_det_is_per_sample(name):
-    """With a batch of two different conditions the Jacobian is block diagonal and each block's
-    log|det| is that sample's log-det (nothing is mixed across the batch in eval mode)."""
+    """With a batch of two different conditions the Jacobian is block diagonal.
+
+    Each block's log|det| is that sample's log-det (nothing is mixed across the batch in eval mode).
+    """
     layer, vocab = build(name, seed=6)
     cams, isos = conditions(vocab, 2)
     cond = make_cond(vocab, cams, isos, (2, 3, 2, 2), seed=7)
@@ -111,8 +113,10 @@ def test_log_det_is_per_sample(name):
 
 @pytest.mark.parametrize("name", LEARNABLE)
 def test_learnable_layers_are_conditional_affine_maps(name):
-    """SAL, SDL and CL2 share forward/inverse from ConditionalAffine and only compute (log_s, b):
-    y = exp(log_s)·x + b, log-det = Σ log_s over (C, H, W)."""
+    """SAL, SDL and CL2 share forward/inverse from ConditionalAffine and only compute (log_s, b).
+
+    y = exp(log_s)·x + b, log-det = Σ log_s over (C, H, W).
+    """
     layer, vocab = build(name, seed=18)
     assert isinstance(layer, ConditionalAffine)
     assert "forward" not in vars(type(layer)) and "inverse" not in vars(type(layer))
@@ -180,9 +184,12 @@ def test_official_parameter_counts_per_layer():
 
 
 def test_sdl_channel_order_matches_official():
-    """Official SDL input is cat((embedding, clean)): input columns 0:3 of scale_and_bias.body.0
-    act on the meta embedding, columns 3:6 on the clean image. Zeroing the clean columns must make
-    the layer independent of the clean image; zeroing the embedding columns must not."""
+    """Official SDL input is cat((embedding, clean)).
+
+    Input columns 0:3 of scale_and_bias.body.0 act on the meta embedding, columns 3:6 on the clean image.
+    Zeroing the clean columns must make the layer independent of the clean image; zeroing the embedding
+    columns must not.
+    """
     layer, vocab = build("SDL", seed=11)
     a = make_cond(vocab, ["IP", "S6"], [100, 800], (2, 3, 4, 4), seed=12)
     b = make_cond(vocab, ["IP", "S6"], [100, 800], (2, 3, 4, 4), seed=13)
@@ -200,8 +207,11 @@ def test_sdl_channel_order_matches_official():
 
 
 def test_pointwise_net_fused_forward_equals_layer_by_layer():
-    """forward() composes the first two 1×1 convs and drops their biases; the result must equal running
-    ``body`` layer by layer with ``nn.InstanceNorm2d``, for non-constant input in every channel."""
+    """PointwiseNet.forward() composes the first two 1×1 convs and drops their biases.
+
+    The result must equal running ``body`` layer by layer with ``nn.InstanceNorm2d``, for non-constant
+    input in every channel.
+    """
     torch.manual_seed(21)
     net = randomize_(PointwiseNet(6, 6, 16).to(DT), 21)
     x = torch.randn(2, 6, 5, 7, dtype=DT) * 3 + 1
@@ -218,8 +228,10 @@ def test_pointwise_net_fused_forward_equals_layer_by_layer():
 
 
 def test_sdl_ignores_camera_and_iso():
-    """Documented fact (reference §1.4): the instance norm removes the spatially constant embedding,
-    so the SDL output does not depend on camera/ISO (up to rounding)."""
+    """Documented fact (reference §1.4): the SDL output does not depend on camera/ISO (up to rounding).
+
+    The instance norm removes the spatially constant embedding.
+    """
     layer, vocab = build("SDL", seed=14)
     x = torch.randn(2, 3, 4, 4, dtype=DT)
     c1 = make_cond(vocab, ["IP", "IP"], [100, 100], (2, 3, 4, 4), seed=15)
@@ -274,7 +286,7 @@ def test_uniform_dequantization_inverse_clamps():
 
 @pytest.mark.parametrize("bits", [4, 8, 10])
 def test_uniform_dequantization_log_det_matches_jacobian(bits):
-    """x ↦ (x + u)/2**bits with fixed u: log|det J| = −bits·ln2·D."""
+    """UD maps x ↦ (x + u)/2**bits with fixed u: log|det J| = −bits·ln2·D."""
     ud = UniformDequantization(bits).to(DT)
     levels = torch.randint(0, 2**bits, (1, 3, 2, 2)).to(DT)
     _, log_det = ud(levels, torch.Generator().manual_seed(0))
@@ -298,7 +310,10 @@ def test_log_iso_meta_encoder_is_linear_in_t_with_a_slope_shared_by_cameras():
 
 
 def test_linear_noise_extraction_uses_the_srgb_decoding_function():
-    """n = f(x) − f(clean) with kornia's sRGB decoding f; its log-derivative matches autograd on both segments."""
+    """LinearNoiseExtraction computes n = f(x) − f(clean) with kornia's sRGB decoding f.
+
+    Its log-derivative matches autograd on both segments.
+    """
     from kornia.color import rgb_to_linear_rgb
 
     from nmflowgan_aug.model.flow_layers import srgb_to_linear_log_derivative

@@ -78,7 +78,7 @@ def test_official_parameter_counts(official):
 
 
 def _meta_encoder_keys(prefix: str) -> set[str]:
-    """nflows ResidualNet(hidden 5, 3 blocks, batch norm) as used by the official SAL/SDL."""
+    """State-dict keys of an nflows ResidualNet(hidden 5, 3 blocks, batch norm) as used by the official SAL/SDL."""
     keys = {f"{prefix}.{layer}.{p}" for layer in ("initial_layer", "final_layer") for p in ("weight", "bias")}
     for b in range(3):
         for j in range(2):
@@ -290,8 +290,10 @@ def test_sample_keeps_the_callers_memory_format(model):
 
 
 def test_sample_under_cpu_bf16_autocast_stays_close_to_fp32():
-    """Under bf16 autocast only the U-Net runs in bf16 (the flow is forced to fp32): with the same
-    generator the output stays float32 and close to the fp32 one."""
+    """Under bf16 autocast only the U-Net runs in bf16 (the flow is forced to fp32).
+
+    With the same generator the output stays float32 and close to the fp32 one.
+    """
     m = small_model(seed=3, unet_depth=3, unet_width=8)
     clean = clean_batch(2, 32, 32)
     flow_only = m.sample(clean, "S6", 800, generator=seeded(5))  # the U-Net head starts at zero
@@ -473,8 +475,10 @@ def test_log_prob_shape_units_and_bits_per_dim(model):
 
 
 def test_log_prob_prefers_the_right_noise_level():
-    """A model whose CL2 tables say 'ISO 3200 is noisy, ISO 100 is clean' assigns higher likelihood
-    to heavy noise under ISO 3200 (sanity of the sign conventions)."""
+    """A model whose CL2 tables say 'ISO 3200 is noisy, ISO 100 is clean' prefers heavy noise at ISO 3200.
+
+    It assigns higher likelihood to heavy noise under ISO 3200 (sanity of the sign conventions).
+    """
     m = small_model()
     clean = clean_batch(1, 8, 8)
     with torch.no_grad():

@@ -24,8 +24,10 @@ def _dtypes(module: torch.nn.Module) -> list[torch.dtype]:
 
 @pytest.mark.parametrize("amp, dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
 def test_unet_and_critic_run_under_autocast_and_the_likelihood_in_float32(tmp_path, amp, dtype):
-    """The logged NLL is the float32 model's log_prob_levels exactly (same dequantization draws), while the
-    U-Net and the critic compute in the autocast dtype."""
+    """The logged NLL is the float32 model's log_prob_levels exactly (same dequantization draws).
+
+    Meanwhile the U-Net and the critic compute in the autocast dtype.
+    """
     trainer = Trainer(tiny_config(tmp_path, critic_steps=1, amp=amp), PatchList(), None, tmp_path)
     before = copy.deepcopy(trainer.model)
     unet, critic = _dtypes(trainer.model.unet.last), _dtypes(trainer.critic.classifier)

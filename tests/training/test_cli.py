@@ -66,8 +66,10 @@ def test_embedded_run_writes_model_metrics_and_figures(tmp_path):
 
 
 def test_a_used_run_folder_is_refused_before_anything_is_written(tmp_path):
-    """Not only a folder with a checkpoint: any non-empty folder (a finished run without checkpoints/,
-    or an existing folder named with --name .) is refused, and nothing in it changes."""
+    """Not only a folder with a checkpoint: any non-empty folder is refused, and nothing in it changes.
+
+    For example a finished run without checkpoints/, or an existing folder named with --name .
+    """
     finished = tmp_path / "finished"
     (finished / "model").mkdir(parents=True)
     (finished / "model" / "config.json").write_text("{}")

@@ -60,8 +60,11 @@ def _written(event: str, args: tuple, root: str) -> str | None:
 
 
 def _rank_main(argv: list[str], run_dir: str, out: str, fail_on_rank_1: bool = False) -> None:
-    """One spawned process: ``main(argv)``, recording what it writes under ``run_dir``, its final weights and
-    its error (in ``out``, outside the run)."""
+    """One spawned process: ``main(argv)``.
+
+    It records what it writes under ``run_dir``, its final weights and its error (in ``out``, outside the
+    run).
+    """
     rank = int(os.environ["RANK"])
     root, written = os.path.realpath(run_dir), []
 
@@ -198,8 +201,10 @@ def manifest(tmp_path):
 
 
 def test_a_failure_on_one_rank_fails_every_rank_and_a_new_run_leaves_nothing(tmp_path, manifest):
-    """Rank 1 fails while building its trainer, after rank 0 cut the patches: rank 0 raises too (no hang)
-    and removes what it wrote."""
+    """Rank 1 fails while building its trainer, after rank 0 cut the patches.
+
+    Rank 0 raises too (no hang) and removes what it wrote.
+    """
     argv = TINY + ["--data", str(manifest), "--set", f"data.val.path={manifest}", "--output-dir", str(tmp_path / "runs"),
                    "--name", "new"]  # fmt: skip
     (tmp_path / "out").mkdir()
@@ -256,8 +261,11 @@ def test_the_global_batch_is_shared_evenly():
 
 
 def test_rank_shares_of_a_draw_are_the_draws_global_batches():
-    """Every rank takes positions rank, rank + N, ... of the same draw: batch k of all ranks together is batch k
-    of one process with an N times larger batch, for the plain shuffle and for the weighted draw of several sources."""
+    """Every rank takes positions rank, rank + N, ... of the same draw.
+
+    Batch k of all ranks together is batch k of one process with an N times larger batch, for the plain
+    shuffle and for the weighted draw of several sources.
+    """
     sources = TrainingPatches([range(10), range(100, 113)], [DataSourceConfig("a", weight=3.0), DataSourceConfig("b")])
     for draw in (lambda: torch.utils.data.RandomSampler(range(23), generator=torch.Generator().manual_seed(4)),
                  lambda: sources.sampler(torch.Generator().manual_seed(4))):  # fmt: skip

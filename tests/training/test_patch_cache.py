@@ -1,5 +1,7 @@
-"""A run's patch cache (nmflowgan_aug.training.patch_cache): cut once, reused on resume only when it was
-cut from the same data source, never mixed."""
+"""A run's patch cache (nmflowgan_aug.training.patch_cache).
+
+Cut once, reused on resume only when it was cut from the same data source, never mixed.
+"""
 
 from __future__ import annotations
 
@@ -128,8 +130,10 @@ def test_ids_and_scenes_must_be_in_the_data(manifest, tmp_path):
 
 
 def test_a_folder_of_patch_files_is_checked_against_the_model(manifest, tmp_path):
-    """Patch files are labelled by camera name: SIDD patches are refused by a model of simulated cameras
-    (not trained as the camera whose code they happen to store)."""
+    """Patch files are labelled by camera name: SIDD patches are refused by a model of simulated cameras.
+
+    They are not trained as the camera whose code they happen to store.
+    """
     _build(DataSourceConfig(path=str(manifest)), tmp_path / "prepared")
     folder = DataSourceConfig(path=str(tmp_path / "prepared" / "train"))
     simulated = ConditionVocabulary(("SimCam-A", "SimCam-B"), (100, 800))

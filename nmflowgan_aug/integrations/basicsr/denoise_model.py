@@ -71,6 +71,12 @@ class NMFlowGANDenoiseModel(SRModel):
 
     @torch.no_grad()
     def feed_data(self, data: dict) -> None:
+        """Set ``self.gt`` and ``self.lq``; in training, ``lq`` is ``gt`` with NM-FlowGAN noise added.
+
+        Without ``is_train``, or for a batch that already holds ``lq``, BasicSR's ``feed_data`` takes the batch
+        as is. Otherwise ``data["gt"]`` (float ``(B, 3, H, W)`` sRGB in [0, 1]) moves to ``self.noise_device``
+        and gets the noise of its ``camera``/``iso`` (rows the dataset marks unknown are drawn from the sampler).
+        """
         if not self.is_train or "lq" in data:
             super().feed_data(data)
             return
@@ -90,8 +96,10 @@ def _rank_device(device: torch.device) -> torch.device:
 
 
 def _fill_unknown(sampler: ConditionSampler, vocabulary: ConditionVocabulary, camera: Any, iso: Any) -> tuple[Any, Any]:
-    """Replace the rows the dataset marks unknown (camera ``""``, ISO ``0``) with one draw from ``sampler``
-    (torch's global CPU RNG; nothing is drawn when no row is unknown)."""
+    """Replace the rows the dataset marks unknown (camera ``""``, ISO ``0``) with one draw from ``sampler``.
+
+    The draw uses torch's global CPU RNG; nothing is drawn when no row is unknown.
+    """
     unknown_camera = isinstance(camera, (list, tuple)) and UNKNOWN_CAMERA in camera
     unknown_iso = isinstance(iso, torch.Tensor) and bool((iso == UNKNOWN_ISO).any())
     if not (unknown_camera or unknown_iso):

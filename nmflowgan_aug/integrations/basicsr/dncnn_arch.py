@@ -12,8 +12,9 @@ __all__ = ["NMFlowGANDnCNN"]
 
 @register_once(ARCH_REGISTRY)
 class NMFlowGANDnCNN(DnCNN):
-    """Residual DnCNN (``denoised = x − net(x)``; Conv+ReLU, BatchNorm middle layers) with BasicSR-style
-    arguments, for ``network_g: {type: NMFlowGANDnCNN, ...}``.
+    """Residual DnCNN with BasicSR-style arguments, for ``network_g: {type: NMFlowGANDnCNN, ...}``.
+
+    ``denoised = x − net(x)``; Conv+ReLU, BatchNorm middle layers.
 
     Args:
         num_in_ch: image channels (3 for RGB).
