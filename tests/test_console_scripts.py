@@ -41,5 +41,5 @@ def test_console_script_target_is_a_main(name, target):
 
 def test_readme_commands_are_declared():
     named = set(re.findall(r"\bnmflowgan-[a-z0-9-]+", (REPO / "README.md").read_text()))
-    assert {"nmflowgan-paired-folders", "nmflowgan-basicsr-train"} <= named
+    assert {"nmflowgan-paired-folders", "nmflowgan-basicsr-train", "nmflowgan-basicsr-test"} <= named
     assert named <= set(console_scripts())

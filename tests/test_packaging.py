@@ -72,6 +72,7 @@ def test_wheel_holds_every_package_file_and_nothing_else(wheel):
               if p.is_file() and "__pycache__" not in p.parts}
     assert package == source  # modules, shipped weights, model cards, registry, packaged configs
     assert {"nmflowgan_aug/configs/quickstart.yaml", "nmflowgan_aug/configs/basicsr/train_DnCNN_nmflowgan_SIDD.yml",
+            "nmflowgan_aug/configs/basicsr/test_DnCNN_nmflowgan_SIDD.yml",
             "nmflowgan_aug/pretrained/sidd/model.safetensors"} <= package
     assert {n.split("/")[0] for n in names} == {"nmflowgan_aug", wheel.name.split("-py3")[0] + ".dist-info"}
 
@@ -173,7 +174,7 @@ def test_installed_wheel_trains_the_quickstart_from_an_empty_directory(wheel, tm
     from nmflowgan_aug import add_camera_noise
 
     scripts = json.loads(_run([python, "-c", SYNTHESIZE, tmp_path / "noisy.pt"], cwd=work, env=env).stdout)
-    assert scripts["needs_extra"] == ["nmflowgan-basicsr-train"]  # basicsr is an extra, not installed here
+    assert sorted(scripts["needs_extra"]) == ["nmflowgan-basicsr-test", "nmflowgan-basicsr-train"]  # an extra
     assert {"nmflowgan-train", "nmflowgan-synthesize", "nmflowgan-preview"} <= set(scripts["loaded"])
     clean = torch.linspace(0.05, 0.95, 3 * 48 * 48).reshape(1, 3, 48, 48)
     expected = add_camera_noise(clean, "GP", 800, generator=torch.Generator().manual_seed(0), quantize=False).noisy

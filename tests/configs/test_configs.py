@@ -15,7 +15,7 @@ from nmflowgan_aug.configs import CONFIG_DIR, config_path, list_configs
 
 def test_packaged_names_are_the_shipped_files():
     assert list_configs() == ["quickstart"]
-    assert list_configs("basicsr") == ["train_DnCNN_nmflowgan_SIDD"]
+    assert list_configs("basicsr") == ["test_DnCNN_nmflowgan_SIDD", "train_DnCNN_nmflowgan_SIDD"]
     assert config_path("quickstart") == CONFIG_DIR / "quickstart.yaml"
     assert config_path("train_DnCNN_nmflowgan_SIDD", "basicsr") == CONFIG_DIR / "basicsr" / "train_DnCNN_nmflowgan_SIDD.yml"
     assert all(config_path(name).is_file() for name in list_configs())
@@ -36,7 +36,7 @@ def test_bad_values_name_what_is_allowed(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match=r"no packaged training config is named 'quickstrat'; packaged: \['quickstart'\]"):
         config_path("quickstrat")
-    with pytest.raises(ValueError, match=r"packaged: \['train_DnCNN_nmflowgan_SIDD'\]"):
+    with pytest.raises(ValueError, match=r"packaged: \['test_DnCNN_nmflowgan_SIDD', 'train_DnCNN_nmflowgan_SIDD'\]"):
         config_path("quickstart", "basicsr")
     with pytest.raises(ValueError, match=r"kind must be one of \['basicsr', 'train'\], got 'basicSR'"):
         config_path("quickstart", "basicSR")
@@ -55,12 +55,17 @@ def test_train_cli_refuses_an_unknown_config_before_writing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_basicsr_launcher_resolves_packaged_option_files():
-    train = pytest.importorskip("nmflowgan_aug.integrations.basicsr.train", exc_type=ImportError)
+def test_basicsr_launchers_resolve_packaged_option_files():
+    launch = pytest.importorskip("nmflowgan_aug.integrations.basicsr.launch", exc_type=ImportError)
+    from nmflowgan_aug.integrations.basicsr import test, train
 
     packaged = str(CONFIG_DIR / "basicsr" / "train_DnCNN_nmflowgan_SIDD.yml")
-    assert train._resolve_option_file(["-opt", "train_DnCNN_nmflowgan_SIDD", "--force_yml", "num_gpu=0"]) == [
+    assert launch.resolve_option_file(["-opt", "train_DnCNN_nmflowgan_SIDD", "--force_yml", "num_gpu=0"]) == [
         "-opt", packaged, "--force_yml", "num_gpu=0"]
-    assert train._resolve_option_file(["-opt=train_DnCNN_nmflowgan_SIDD"]) == [f"-opt={packaged}"]
-    with pytest.raises(ValueError, match=r"no packaged BasicSR option file is named 'train_DnCNN'"):
-        train.main(["-opt", "train_DnCNN"])
+    assert launch.resolve_option_file(["-opt=test_DnCNN_nmflowgan_SIDD"]) == [
+        f"-opt={CONFIG_DIR / 'basicsr' / 'test_DnCNN_nmflowgan_SIDD.yml'}"]
+    for main in (train.main, test.main):
+        with pytest.raises(ValueError, match=r"no packaged BasicSR option file is named 'train_DnCNN'"):
+            main(["-opt", "train_DnCNN"])
+    with pytest.raises(ValueError, match=r"pipeline must be one of \['test', 'train'\], got 'infer'"):
+        launch.run_pipeline("infer", [])

@@ -38,6 +38,9 @@ def _documented_commands(docs: str, shared_data: Path, model_dir: Path) -> list[
         if args[0] == "nmflowgan-basicsr-train":  # console scripts: same entry points, maybe not installed here
             args = [sys.executable, "-m", "nmflowgan_aug.integrations.basicsr.train", *args[1:]]
             args += [f"nmflowgan:model={model_dir}", "network_g:num_feat=8", "network_g:num_layers=3"]
+        elif args[0] == "nmflowgan-basicsr-test":
+            args = [sys.executable, "-m", "nmflowgan_aug.integrations.basicsr.test", *args[1:]]
+            args += ["network_g:num_feat=8", "network_g:num_layers=3"]
         elif args[0] == "python":
             args[0] = sys.executable
         commands.append(args)
@@ -45,18 +48,20 @@ def _documented_commands(docs: str, shared_data: Path, model_dir: Path) -> list[
 
 
 @needs_basicsr
-def test_documented_training_run_validates_on_real_sidd_blocks(shared_data, tiny_model_dir, tmp_path, monkeypatch, integration_docs):
+def test_documented_training_and_test_runs_score_real_sidd_blocks(shared_data, tiny_model_dir, tmp_path, monkeypatch, integration_docs):
     from nmflowgan_aug.data import paired_folders
 
-    folders, train = _documented_commands(integration_docs, shared_data, tiny_model_dir)
+    folders, train, test = _documented_commands(integration_docs, shared_data, tiny_model_dir)
     assert folders[0] == "nmflowgan-paired-folders"  # = nmflowgan_aug.data.paired_folders:main (pyproject.toml)
     monkeypatch.chdir(tmp_path)
     assert paired_folders.main(folders[1:]) == 0  # in-process: same code as the console script, less start-up
-    result = subprocess.run(
-        train, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
-    )  # PYTHONPATH: the subprocess imports this checkout's package, whatever is installed
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for command in (train, test):
+        result = subprocess.run(
+            command, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "OMP_NUM_THREADS": "1",
+                 "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
+        )  # PYTHONPATH: the subprocess imports this checkout's package, whatever is installed
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / "datasets/SIDD_val/lq").iterdir()) == [f"0{i}.png" for i in range(5)]
     run = tmp_path / "experiments" / "smoke"
     assert (run / "models" / "net_g_latest.pth").is_file()
@@ -64,6 +69,9 @@ def test_documented_training_run_validates_on_real_sidd_blocks(shared_data, tiny
     assert "Model [NMFlowGANDenoiseModel] is created" in log and "Dataset [NMFlowGANGTDataset]" in log
     psnr = [float(v) for v in re.findall(r"# psnr: ([0-9.]+)", log)]
     assert len(psnr) >= 2 and all(0 < v < 100 for v in psnr)  # validated on the 5 real blocks
+    test_log = next((tmp_path / "results" / "smoke").glob("test_smoke_*.log")).read_text()
+    assert "Number of test images in SIDD_val: 5" in test_log
+    assert [float(v) for v in re.findall(r"# psnr: ([0-9.]+)", test_log)] == pytest.approx(psnr[-1:], abs=1e-3)
 
 
 @needs_basicsr

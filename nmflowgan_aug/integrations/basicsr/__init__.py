@@ -7,7 +7,8 @@ Importing this package registers, in basicsr's registries:
 - ``NMFlowGANDnCNN`` (``ARCH_REGISTRY``): residual DnCNN.
 
 Launch with ``nmflowgan-basicsr-train -opt train_DnCNN_nmflowgan_SIDD`` (a packaged option file) or
-``python -m nmflowgan_aug.integrations.basicsr.train -opt ...``. Needs ``pip install nmflowgan_aug[basicsr]``
+``python -m nmflowgan_aug.integrations.basicsr.train -opt ...``; score a trained denoiser on real pairs with
+``nmflowgan-basicsr-test -opt test_DnCNN_nmflowgan_SIDD`` (see :mod:`.launch`). Needs ``pip install nmflowgan_aug[basicsr]``
 (basicsr 1.4.2; its ``torchvision.transforms.functional_tensor`` import is shimmed here first).
 """
 
