@@ -425,7 +425,7 @@ class NMFlowGAN(nn.Module):
         try:
             doc = json.loads(config_file.read_text())
             config = NMFlowGANConfig.from_dict(doc["config"])
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:  # ValueError: a bad field value
             raise ValueError(f"corrupt model config {config_file}: {e}") from e
         try:
             with safe_open(str(weights_file), framework="pt", device="cpu") as f:

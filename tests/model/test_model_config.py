@@ -71,3 +71,17 @@ def test_from_dict_names_the_key_of_a_wrong_type(doc, message):
     """config.json values of the wrong type are errors naming the key, not silently converted."""
     with pytest.raises(ValueError, match=message):
         NMFlowGANConfig.from_dict(doc)
+
+
+def test_a_bad_value_in_a_saved_config_names_the_file(tmp_path):
+    """Issue 9 item 6: the error of a config.json field names the file it came from."""
+    import json
+
+    from nmflowgan_aug import NMFlowGAN
+
+    folder = NMFlowGAN(NMFlowGANConfig(unet_depth=2, unet_width=4)).save_pretrained(tmp_path / "m")
+    doc = json.loads((folder / "config.json").read_text())
+    doc["config"]["unet_depth"] = "four"
+    (folder / "config.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=rf"corrupt model config {folder / 'config.json'}: unet_depth must be an int"):
+        NMFlowGAN.from_pretrained(folder)
