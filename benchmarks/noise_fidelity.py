@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--overwrite", action="store_true", help="replace existing result files in --out")
     o.add_argument("--readme", type=Path, metavar="MD", nargs="+",
                    help=f"rewrite the block between {MARK_START} and {MARK_END} of each of these markdown files")
+    o.add_argument("--readme-block", default="fidelity-table", metavar="NAME",
+                   help="with --readme: the marked block to rewrite, <!-- NAME:start --> to <!-- NAME:end --> "
+                        "(default: %(default)s)")
     o.add_argument("--plots", action="store_true", help="also write diagnostic PNGs (nmflowgan_aug.evaluation.plots)")
     o.add_argument("--plot-blocks", type=int, default=2, metavar="N",
                    help="plots use at most N blocks per camera/ISO condition (default: %(default)s)")
@@ -269,7 +272,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         ]
         written += write_plots(plot_blocks, [m.name for m in methods], out)
     for readme in args.readme or []:
-        rewrite_readme(readme, table)
+        rewrite_readme(readme, table, args.readme_block)
         written.append(readme)
     results["written"] = [str(p) for p in written]
     return results

@@ -278,21 +278,28 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def rewrite_readme(path: str | os.PathLike, table: str) -> None:
-    """Replace the text between :data:`MARK_START` and :data:`MARK_END` in ``path`` with ``table`` (atomically).
+def rewrite_readme(path: str | os.PathLike, table: str, block: str = "fidelity-table") -> None:
+    """Replace the text between ``<!-- BLOCK:start -->`` and ``<!-- BLOCK:end -->`` in ``path`` with ``table``.
+
+    The default ``block`` gives :data:`MARK_START` and :data:`MARK_END`; another name (e.g. ``"ablation-table"``)
+    lets several fidelity runs write their own part of one file. The file is replaced atomically.
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file lacks exactly one start marker followed by exactly one end marker.
+        ValueError: ``block`` is not made of letters, digits and ``-``, or the file lacks exactly one start
+            marker followed by exactly one end marker.
     """
+    if not block or not all(c.isalnum() or c == "-" for c in block):
+        raise ValueError(f"block must be letters, digits and '-', got {block!r}")
+    mark_start, mark_end = f"<!-- {block}:start -->", f"<!-- {block}:end -->"
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"README file not found: {path}")
     text = path.read_text(encoding="utf-8")
-    start, end = text.find(MARK_START), text.find(MARK_END)
-    if start < 0 or end < 0 or end < start or text.count(MARK_START) != 1 or text.count(MARK_END) != 1:
-        raise ValueError(f"{path} must contain exactly one {MARK_START} followed by one {MARK_END}")
-    new = text[: start + len(MARK_START)] + "\n" + table.strip() + "\n" + text[end:]
+    start, end = text.find(mark_start), text.find(mark_end)
+    if start < 0 or end < 0 or end < start or text.count(mark_start) != 1 or text.count(mark_end) != 1:
+        raise ValueError(f"{path} must contain exactly one {mark_start} followed by one {mark_end}")
+    new = text[: start + len(mark_start)] + "\n" + table.strip() + "\n" + text[end:]
     atomic_write(path, lambda tmp: Path(tmp).write_text(new, encoding="utf-8"))
 
 

@@ -117,6 +117,18 @@ def test_overlap_warning_is_shown_first():
     assert md.index("**WARNING: training and evaluation data share") < md.index("Validation:")
 
 
+def test_rewrite_readme_can_target_another_named_block(tmp_path):
+    readme = tmp_path / "README.md"
+    text = f"{MARK_START}\nmain\n{MARK_END}\n<!-- ablation-table:start -->\nold\n<!-- ablation-table:end -->\n"
+    readme.write_text(text)
+    rewrite_readme(readme, "| rows |", block="ablation-table")
+    assert readme.read_text() == text.replace("\nold\n", "\n| rows |\n")
+    with pytest.raises(ValueError, match=r"block must be letters, digits and '-', got 'a b'"):
+        rewrite_readme(readme, "x", block="a b")
+    with pytest.raises(ValueError, match="exactly one <!-- other:start -->"):
+        rewrite_readme(readme, "x", block="other")
+
+
 def test_rewrite_readme_replaces_only_the_marked_block(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{MARK_START}\nold\n{MARK_END}\noutro\n")
