@@ -9,7 +9,7 @@ Measured in one process, on one device, so that the ratios are meaningful:
   bf16 / fp16 autocast (on CUDA; bf16 also on CPUs with native bf16, AVX512-BF16 or AMX), for the
   **shipped** model and the **official-size** model (flow + U-Net depth 5 × width 64, 31 M
   parameters), with peak GPU memory;
-* the same for two baselines: the flow part alone (pixel-wise noise, no U-Net) and kornia's
+* the same for two baselines: the flow part alone (no U-Net) and kornia's
   ``RandomGaussianNoise``;
 * the overhead that synthesizing the noisy inputs on the fly adds to one training step of DnCNN
   (18 layers, 64 features, batch 64 of 96×96, Adam, L2), against the same step fed by kornia's
@@ -198,7 +198,9 @@ def load_shipped(args: argparse.Namespace, device: torch.device) -> tuple[NMFlow
     if name is not None:
         model = NMFlowGAN.from_pretrained(name, map_location=device)
         c = model.config
-        return model.eval(), f"shipped '{name}' (U-Net {c.unet_depth}×{c.unet_width})"
+        parts = [f"U-Net {c.unet_depth}×{c.unet_width}" if c.unet_depth else "no U-Net"]
+        parts += [f"{c.spatial_kernel}×{c.spatial_kernel} spatial flow layer"] if c.spatial_kernel else []
+        return model.eval(), f"shipped '{name}' ({', '.join(parts)})"
     model = stand_in_model(args.shipped_depth, args.shipped_width).to(device).eval()
     return model, f"untrained, same architecture (U-Net {args.shipped_depth}×{args.shipped_width})"
 
@@ -250,7 +252,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     series = [(what, label, sampler_workload(model, args.size, device, dt), dt, n_params(model))
               for what, label, model in models for dt in run_dtypes]
-    series += [("flow", "flow part alone (pixel-wise noise, no U-Net)", flow_workload(shipped, args.size, device),
+    series += [("flow", "flow part alone (sample_pixelwise_levels, no U-Net)", flow_workload(shipped, args.size, device),
                 "fp32", n_params(shipped.flow)),
                ("kornia", "kornia RandomGaussianNoise (std 0.03)", kornia_workload(args.size, device), "fp32", 0)]
     rows: list[dict[str, Any]] = []
