@@ -211,7 +211,7 @@ def pretrained_record(name: str, run_dir: Path, fidelity: dict, method: str) -> 
         f"`{Path(train_cfg['data']['train']['path']).name}` rows"
         f" {', '.join(train_cfg['data']['train']['ids'] or ['all'])} of `../shared/data/sidd_native`"
         " (native-resolution SIDD sRGB crops); rows without a known camera and ISO are left out."
-        + (f" Also: {', '.join(f'`{e}`' for e in extra)} (see the card)." if extra else "")
+        + (f" Also: {', '.join(f'`{e}`' for e in extra)} (see the model card)." if extra else "")
     )
     return PretrainedWeights(
         name=name,
@@ -287,8 +287,10 @@ def _architecture_lines(config: dict, train_cfg: dict) -> list[str]:
     lines = [
         "## Architecture",
         "",
-        "- Flow: UD, then NE | SAL | SDL | CL2 | SAL | SDL | CL2 (official layers), subnetwork width "
-        f"{config['flow_features']}.",
+        "- Flow (data → latent): UD, then NE | SAL | SDL | CL2 | SAL | SDL | CL2 (official layers)"
+        + (" | spatial-correlation layer" if kernel else "")
+        + (", with NE taking the noise in linear light" if linear else "")
+        + f"; subnetwork width {config['flow_features']}.",
         f"- Camera/ISO encoding `{config['iso_encoding']}`: {ISO_ENCODING_TEXT[config['iso_encoding']]}.",
         "- Noise domain: "
         + ("linear light. The flow models `linear(noisy) − linear(clean)` (sRGB transfer function of IEC 61966-2-1,"

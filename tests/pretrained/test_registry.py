@@ -152,11 +152,12 @@ def test_card_describes_a_flow_only_linear_model_with_a_resampled_extra_source(t
     target = rel.release(run, "tiny", fidelity, "ours", [], overwrite=False, package_dir=package_dir,
                          throughput_json=throughput)
     record = registry.read_registry(package_dir / "registry.json")["tiny"]
-    assert record.training_data.endswith("Also: `sidd_small_256` (see the card).")
+    assert record.training_data.endswith("Also: `sidd_small_256` (see the model card).")
     card = (target / "MODEL_CARD.md").read_text()
     assert ("- Also: all of `sidd_small_256`, leaving out scene instances 21, sampling weight 0.5. Its frames were"
             " resized by their publisher") in card
     assert "a learned 3×3 convolution across the three channels" in card
+    assert "CL2 (official layers) | spatial-correlation layer, with NE taking the noise in linear light;" in card
     assert "No U-Net and no critic (`unet_depth: 0`)" in card and "Critic (training only)" not in card
     assert "Noise domain: linear light" in card and "per-camera log-ISO slope" in card
     assert "| ours | abs Δρ lag 1 | 0.0500 ± 0.0010 |" in card and "| ours | std ratio B | 0.0500 ± 0.0010 |" in card
