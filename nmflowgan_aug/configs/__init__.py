@@ -47,7 +47,7 @@ def list_configs(kind: str = "train") -> list[str]:
 
     Example:
         >>> list_configs("basicsr")
-        ['train_DnCNN_nmflowgan_SIDD']
+        ['test_DnCNN_nmflowgan_SIDD', 'train_DnCNN_nmflowgan_SIDD']
     """
     folder, suffix, _ = _kind(kind)
     return sorted(p.stem for p in folder.glob(f"*{suffix}"))
