@@ -189,8 +189,12 @@ def speed_lines(throughput: dict) -> list[str]:
         return []
     params = {r["what"]: r["params"] for r in throughput["rows"]}
     machine = throughput["machine"]
+    threads = f", {machine['torch_threads']} torch threads" if "torch_threads" in machine else ""
+    load = machine.get("load_average_1min")
+    busy = f", 1-min load average {load:.2f} at start" if load is not None else ""
     return [f"Sampling speed at {throughput['size']}×{throughput['size']}, fp32, best batch, on {machine['cpu']}"
-            f" ({machine['cpu_cores_usable']} cores) / GPU {machine.get('gpu') or 'none'}: {fast:.1f} img/s for the"
+            f" ({machine['cpu_cores_usable']} cores{threads}{busy}) / GPU {machine.get('gpu') or 'none'}:"
+            f" {fast:.1f} img/s for the"
             f" shipped model ({params['shipped']:,} parameters) against {slow:.1f} img/s for the official size"
             f" ({params['official']:,} parameters), {fast / slow:.1f}× faster, from `{throughput['command']}`."]
 
